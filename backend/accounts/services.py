@@ -1,0 +1,220 @@
+"""Sign-in, sessions, lockout, passwords and the audit log."""
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import Session, col, select
+
+from backend.accounts.models import ROLES, AuditEntry, LoginSession, User, UserArea
+from backend.lib.clock import utcnow
+from backend.lib.i18n import FieldError, Text, ValidationFailed
+from backend.lib.parsing import normalise_phone
+from backend.scope import Scope
+
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+MIN_PASSWORD_LENGTH = 8
+
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("timing-equaliser")
+
+WRONG_LOGIN = Text("手机号或密码不正确", "Wrong phone number or password")
+LOCKED = Text(
+    "密码错误次数过多，账号已锁定，请在 {minutes} 分钟后再试",
+    "Too many wrong passwords: the account is locked, try again in {minutes} minutes",
+)
+SHORT_PASSWORD = Text("密码至少需要 8 个字符", "The password needs at least 8 characters")
+WRONG_CURRENT = Text("当前密码不正确", "The current password is wrong")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The signed-in user as services see it: who, in what role, over which places, from which device."""
+
+    user_id: uuid.UUID
+    name: str
+    role: str
+    area_codes: tuple[str, ...]
+    locale: str = "zh"
+    device: str = "web"
+    csrf_token: str = ""
+
+    @property
+    def scope(self) -> Scope:
+        return Scope.for_role(self.role, self.area_codes)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_new_password(password: str, field: str = "password") -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed([FieldError(field, SHORT_PASSWORD)])
+
+
+def create_user(
+    db: Session, *, phone: str, name: str, password: str, role: str, area_codes: list[str], locale: str = "zh"
+) -> User:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    check_new_password(password)
+    user = User(phone=normalise_phone(phone), name=name, password_hash=hash_password(password), role=role,
+                locale=locale)
+    db.add(user)
+    db.flush()
+    for code in area_codes:
+        db.add(UserArea(user_id=user.id, area_code=code))
+    db.flush()
+    return user
+
+
+def area_codes_of(db: Session, user_id: uuid.UUID) -> tuple[str, ...]:
+    rows = db.exec(select(UserArea.area_code).where(UserArea.user_id == user_id)).all()
+    return tuple(sorted(rows))
+
+
+def authenticate(db: Session, phone: str, password: str, now: datetime | None = None) -> User:
+    """Check a phone number and password; count failures and lock the account after five in a row."""
+    now = now or utcnow()
+    try:
+        normalised = normalise_phone(phone)
+    except ValueError:
+        normalised = ""
+    user = db.exec(select(User).where(User.phone == normalised)).first() if normalised else None
+    if user is None or not user.active:
+        _verify(_DUMMY_HASH, password)  # same work whether or not the account exists
+        raise ValidationFailed([FieldError("phone", WRONG_LOGIN)])
+    if user.locked_until is not None and user.locked_until > now:
+        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+        raise ValidationFailed([FieldError("password", LOCKED.format(minutes=minutes))])
+    if not _verify(user.password_hash, password):
+        user.failed_logins += 1
+        if user.failed_logins >= MAX_FAILED_LOGINS:
+            user.locked_until = now + LOCKOUT
+            user.failed_logins = 0
+            db.add(user)
+            audit(db, user.id, "login_locked", "user", str(user.id))
+            raise ValidationFailed([FieldError("password", LOCKED.format(minutes=int(LOCKOUT.total_seconds() // 60)))])
+        db.add(user)
+        audit(db, user.id, "login_failed", "user", str(user.id))
+        raise ValidationFailed([FieldError("phone", WRONG_LOGIN)])
+    user.failed_logins = 0
+    user.locked_until = None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    db.add(user)
+    return user
+
+
+def _verify(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(db: Session, user: User, *, days: int, device: str = "") -> tuple[str, LoginSession]:
+    """A new server-side session; returns the cookie token (only its hash is stored)."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    row = LoginSession(
+        token_hash=_token_hash(token),
+        user_id=user.id,
+        csrf_token=secrets.token_urlsafe(24),
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + timedelta(days=days),
+        device=device[:120],
+    )
+    db.add(row)
+    audit(db, user.id, "login", "session", row.token_hash[:12], device=device)
+    return token, row
+
+
+def actor_for_token(db: Session, token: str | None, *, days: int) -> Actor | None:
+    """The actor of a live session, sliding its expiry forward (at most once an hour, to spare writes)."""
+    if not token:
+        return None
+    row = db.get(LoginSession, _token_hash(token))
+    now = utcnow()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    user = db.get(User, row.user_id)
+    if user is None or not user.active:
+        return None
+    if now - row.last_seen_at > timedelta(hours=1):
+        row.last_seen_at = now
+        row.expires_at = now + timedelta(days=days)
+        db.add(row)
+    return Actor(
+        user_id=user.id,
+        name=user.name,
+        role=user.role,
+        area_codes=area_codes_of(db, user.id),
+        locale=user.locale,
+        device=row.device,
+        csrf_token=row.csrf_token,
+    )
+
+
+def end_session(db: Session, token: str | None) -> None:
+    if not token:
+        return
+    row = db.get(LoginSession, _token_hash(token))
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+        db.add(row)
+        audit(db, row.user_id, "logout", "session", row.token_hash[:12])
+
+
+def revoke_sessions(db: Session, user_id: uuid.UUID) -> None:
+    """Sign a user out everywhere (password reset, deactivation)."""
+    now = utcnow()
+    for row in db.exec(
+        select(LoginSession).where(LoginSession.user_id == user_id, col(LoginSession.revoked_at).is_(None))
+    ):
+        row.revoked_at = now
+        db.add(row)
+
+
+def change_password(db: Session, actor: Actor, current: str, new: str) -> None:
+    user = db.get(User, actor.user_id)
+    assert user is not None
+    if not _verify(user.password_hash, current):
+        raise ValidationFailed([FieldError("current_password", WRONG_CURRENT)])
+    check_new_password(new, "new_password")
+    user.password_hash = hash_password(new)
+    db.add(user)
+    audit(db, user.id, "password_changed", "user", str(user.id))
+
+
+def set_locale(db: Session, actor: Actor, locale: str) -> None:
+    user = db.get(User, actor.user_id)
+    if user is not None and locale in ("zh", "en"):
+        user.locale = locale
+        db.add(user)
+
+
+def audit(
+    db: Session,
+    user_id: uuid.UUID | None,
+    action: str,
+    target_type: str = "",
+    target_id: str = "",
+    *,
+    device: str = "",
+    detail: str = "",
+) -> None:
+    """Append to the audit log. `detail` must never carry a name, ID number or phone."""
+    db.add(AuditEntry(user_id=user_id, action=action, target_type=target_type, target_id=target_id,
+                      device=device[:120], detail=detail))
