@@ -1,8 +1,8 @@
 """The follow-up schedule (DOMAIN.md §4) as pure functions: facts of one pregnancy in, due items out.
 
-Nothing here touches a database or a clock: `plan_items(facts, rules)` lists every expected visit with its window
-and what closed it; `state_of(item, day)` derives its state on any day. Materialising, querying and showing
-items is the callers' business.
+Nothing here touches a database or a clock: `plan_items(facts, rules)` lists every expected visit with its
+window and what closed it; `state_of(item, day)` derives its state on any day. Materialising, querying and
+showing items is the callers' business.
 """
 
 import uuid
@@ -141,7 +141,9 @@ def plan_items(facts: PregnancyFacts, rules: Rules) -> list[Item]:
         "village",
         facts,
         [v for v in facts.prenatal_visits if v.kind == "home"],
-        lambda anchor: rules.village_interval_high_risk if _high_risk_on(facts, anchor) else rules.village_interval,
+        lambda anchor: (
+            rules.village_interval_high_risk if _high_risk_on(facts, anchor) else rules.village_interval
+        ),
         rules.village_half_window,
         prenatal_stop,
         rules,
@@ -175,7 +177,7 @@ def _chain(
     or after the previous due date when nobody came, in which case the unvisited item becomes missed as soon
     as the next window opens."""
     horizon = facts.effective_lmp + timedelta(days=rules.last_gestational_day)
-    visits = sorted((v for v in visits if stop is None or v.on <= stop), key=lambda v: v.on)
+    visits = sorted((v for v in visits if stop is None or v.on <= stop), key=_by_date_then_id)
     items: list[Item] = []
     anchor = facts.registered_on
     due = anchor + timedelta(days=interval(anchor))
@@ -203,11 +205,11 @@ def _chain(
 
 
 def _standard_checks(facts: PregnancyFacts, stop: date | None, rules: Rules) -> list[Item]:
-    """The five standard checks (§4.2) by gestational age; each becomes missed when the next one's window opens."""
+    """The five standard checks (§4.2) by gestational age; each is missed once the next one's window opens."""
     lmp = facts.effective_lmp
     windows = [(lmp + timedelta(days=lo), lmp + timedelta(days=hi)) for lo, hi in rules.checks]
     attended: dict[int, PrenatalVisitFact] = {}
-    for v in sorted(facts.prenatal_visits, key=lambda v: v.on):
+    for v in sorted(facts.prenatal_visits, key=_by_date_then_id):
         if v.kind == "check" and v.check_no is not None:
             attended.setdefault(v.check_no, v)
     items: list[Item] = []
@@ -224,7 +226,7 @@ def _standard_checks(facts: PregnancyFacts, stop: date | None, rules: Rules) -> 
 
 
 def _outcome_item(facts: PregnancyFacts, stop: date | None, rules: Rules) -> list[Item]:
-    """结局登记: the outcome is expected at the EDD; not planned when the pregnancy ended before its window."""
+    """结局登记: the outcome is expected at the EDD; not planned when the pregnancy ended before it."""
     start, end = facts.edd, facts.edd + timedelta(days=rules.outcome_window)
     item = Item("outcome", 1, start, start, end)
     if facts.outcome is not None:
@@ -248,16 +250,31 @@ def _postnatal_items(facts: PregnancyFacts, rules: Rules) -> list[Item]:
     if outcome.type in DELIVERY_TYPES:
         m42 = rules.mother_42d
         plan = [
-            ("mother_1w", anchor, anchor + timedelta(days=rules.one_week), anchor + timedelta(days=rules.one_week)),
-            ("mother_42d", birth + timedelta(days=m42.start), birth + timedelta(days=m42.due),
-             birth + timedelta(days=m42.end)),
+            (
+                "mother_1w",
+                anchor,
+                anchor + timedelta(days=rules.one_week),
+                anchor + timedelta(days=rules.one_week),
+            ),
+            (
+                "mother_42d",
+                birth + timedelta(days=m42.start),
+                birth + timedelta(days=m42.due),
+                birth + timedelta(days=m42.end),
+            ),
         ]
         visits = [v for v in facts.postnatal_visits if v.covers_mother]
         items += _series(plan, visits, {"mother_1w": "1w", "mother_42d": "42d"}, None, mother_stop, rules)
     elif outcome.type in LOSS_TYPES:
         loss = rules.loss_care
-        plan = [("loss_care", birth + timedelta(days=loss.start), birth + timedelta(days=loss.due),
-                 birth + timedelta(days=loss.end))]
+        plan = [
+            (
+                "loss_care",
+                birth + timedelta(days=loss.start),
+                birth + timedelta(days=loss.due),
+                birth + timedelta(days=loss.end),
+            )
+        ]
         visits = [v for v in facts.postnatal_visits if v.covers_mother]
         items += _series(plan, visits, {"loss_care": "loss"}, None, mother_stop, rules)
     if outcome.type != "live_birth":
@@ -269,8 +286,12 @@ def _postnatal_items(facts: PregnancyFacts, rules: Rules) -> list[Item]:
         first = rules.one_week_high_risk if baby.high_risk else rules.one_week
         plan = [("infant_1w", anchor, anchor + timedelta(days=first), anchor + timedelta(days=first))]
         plan += [
-            (f"infant_{name}", birth + timedelta(days=w.start), birth + timedelta(days=w.due),
-             birth + timedelta(days=w.end))
+            (
+                f"infant_{name}",
+                birth + timedelta(days=w.start),
+                birth + timedelta(days=w.due),
+                birth + timedelta(days=w.end),
+            )
             for name, w in rules.infant_milestones
         ]
         visits = [v for v in facts.postnatal_visits if v.infant_id == baby.id]
@@ -291,12 +312,14 @@ def _series(
     """Fixed milestones closed by the first visit recorded for that milestone; an undone one becomes missed
     when the next milestone's window opens, the last one `grace_days` after its window."""
     first_visit: dict[str, PostnatalVisitFact] = {}
-    for v in sorted(visits, key=lambda v: v.on):
+    for v in sorted(visits, key=_by_date_then_id):
         first_visit.setdefault(v.milestone, v)
     items: list[Item] = []
     for i, (kind, start, due, end) in enumerate(plan):
         if stop is not None and start > stop:
-            break
+            # continue, not break: a late discharge puts the 1-week window after the 2-week one, and a
+            # milestone whose window closed before the death must still be planned (and counted missed).
+            continue
         missed_on = plan[i + 1][1] if i + 1 < len(plan) else end + timedelta(days=rules.grace_days)
         item = Item(kind, 1, start, due, end, infant_id=infant_id, missed_on=max(missed_on, end + DAY))
         visit = first_visit.get(milestone_of[kind])
@@ -319,10 +342,16 @@ def _stopped(item: Item, stop: date | None) -> Item:
 
 def _high_risk_on(facts: PregnancyFacts, day: date) -> bool:
     latest: RiskFact | None = None
-    for r in sorted(facts.risks, key=lambda r: r.on):
+    # Two grades on one day: the high one counts, so the answer never depends on the order of the input.
+    for r in sorted(facts.risks, key=lambda r: (r.on, r.high)):
         if r.on <= day:
             latest = r
     return latest is not None and latest.high
+
+
+def _by_date_then_id(visit: PrenatalVisitFact | PostnatalVisitFact) -> tuple[date, int]:
+    """By date, then id: two visits on one day close the same item whatever order the caller gives them."""
+    return (visit.on, visit.id.int if visit.id is not None else -1)
 
 
 def _earliest(*days: date | None) -> date | None:

@@ -45,9 +45,7 @@ def load_rules(version: str = CURRENT_VERSION) -> Rules:
     pre, post = raw["prenatal"], raw["postnatal"]
     months = int(post["follow_up_months"])
     infant = tuple(
-        (name, Window(*vals))
-        for name, vals in post["infant"].items()
-        if name != "12m" or months >= 12
+        (name, Window(*vals)) for name, vals in post["infant"].items() if name != "12m" or months >= 12
     )
     return Rules(
         version=raw["version"],
@@ -58,7 +56,9 @@ def load_rules(version: str = CURRENT_VERSION) -> Rules:
         township_half_window=pre["township_half_window_days"],
         outcome_window=pre["outcome_window_days"],
         last_gestational_day=pre["last_gestational_day"],
-        checks=tuple((int(lo), int(hi)) for _, (lo, hi) in sorted(raw["checks"].items(), key=lambda kv: int(kv[0]))),
+        checks=tuple(
+            (int(lo), int(hi)) for _, (lo, hi) in sorted(raw["checks"].items(), key=lambda kv: int(kv[0]))
+        ),
         one_week=post["one_week_days"],
         one_week_high_risk=post["one_week_high_risk_days"],
         follow_up_months=months,
