@@ -6,8 +6,9 @@ showing items is the callers' business.
 """
 
 import uuid
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 
@@ -136,14 +137,16 @@ def plan_items(facts: PregnancyFacts, rules: Rules) -> list[Item]:
     """Every due item of one pregnancy: prenatal chains and checks, the outcome, and postnatal care."""
     mother_stop = facts.closed_on
     prenatal_stop = _earliest(facts.outcome.on if facts.outcome else None, mother_stop)
+    prenatal = sorted(facts.prenatal_visits, key=_by_date_then_id)
+    high_risk_on = _risk_lookup(facts.risks)
+    normal, high = timedelta(days=rules.village_interval), timedelta(days=rules.village_interval_high_risk)
+    township = timedelta(days=rules.township_interval)
     items: list[Item] = []
     items += _chain(
         "village",
         facts,
-        [v for v in facts.prenatal_visits if v.kind == "home"],
-        lambda anchor: (
-            rules.village_interval_high_risk if _high_risk_on(facts, anchor) else rules.village_interval
-        ),
+        [v for v in prenatal if v.kind == "home"],
+        lambda anchor: high if high_risk_on(anchor) else normal,
         rules.village_half_window,
         prenatal_stop,
         rules,
@@ -151,65 +154,67 @@ def plan_items(facts: PregnancyFacts, rules: Rules) -> list[Item]:
     items += _chain(
         "township",
         facts,
-        [v for v in facts.prenatal_visits if v.kind == "township"],
-        lambda _anchor: rules.township_interval,
+        [v for v in prenatal if v.kind == "township"],
+        lambda _anchor: township,
         rules.township_half_window,
         prenatal_stop,
         rules,
     )
-    items += _standard_checks(facts, prenatal_stop, rules)
+    items += _standard_checks(facts, prenatal, prenatal_stop, rules)
     items += _outcome_item(facts, mother_stop, rules)
     items += _postnatal_items(facts, rules)
     registered = facts.registered_on
-    return [replace(i, rules_version=rules.version) for i in items if i.due_on >= registered]
+    return [i for i in items if i.due_on >= registered]
 
 
 def _chain(
     kind: str,
     facts: PregnancyFacts,
     visits: list[PrenatalVisitFact],
-    interval: Callable[[date], int],
+    interval: Callable[[date], timedelta],
     half_window: int,
     stop: date | None,
     rules: Rules,
 ) -> list[Item]:
     """An interval chain (§4.1): each item is due `interval` after the visit that closed the previous one,
     or after the previous due date when nobody came, in which case the unvisited item becomes missed as soon
-    as the next window opens."""
+    as the next window opens. `visits` come sorted by `_by_date_then_id`."""
     horizon = facts.effective_lmp + timedelta(days=rules.last_gestational_day)
-    visits = sorted((v for v in visits if stop is None or v.on <= stop), key=_by_date_then_id)
+    if stop is not None:
+        visits = [v for v in visits if v.on <= stop]
     items: list[Item] = []
     anchor = facts.registered_on
-    due = anchor + timedelta(days=interval(anchor))
+    due = anchor + interval(anchor)
     seq, vi, w = 1, 0, timedelta(days=half_window)
     while True:
         start, end = due - w, due + w
         if start > horizon or (stop is not None and start > stop):
             break
-        next_due = due + timedelta(days=interval(due))
+        next_due = due + interval(due)
         next_start = next_due - w
         while vi < len(visits) and visits[vi].on <= anchor:
             vi += 1  # a second visit on the same day closes nothing more
-        item = Item(kind, seq, start, due, end)
         if vi < len(visits) and (visits[vi].on <= end or visits[vi].on < next_start):
             visit = visits[vi]
-            item = replace(item, done_on=visit.on, done_by=visit.id)
+            items.append(_item(kind, seq, start, due, end, None, visit, None, stop, rules))
             anchor, vi = visit.on, vi + 1
-            due = anchor + timedelta(days=interval(anchor))
+            due = anchor + interval(anchor)
         else:
-            item = replace(item, missed_on=next_start)
+            items.append(_item(kind, seq, start, due, end, None, None, next_start, stop, rules))
             due = next_due
-        items.append(_stopped(item, stop))
         seq += 1
     return items
 
 
-def _standard_checks(facts: PregnancyFacts, stop: date | None, rules: Rules) -> list[Item]:
-    """The five standard checks (§4.2) by gestational age; each is missed once the next one's window opens."""
+def _standard_checks(
+    facts: PregnancyFacts, visits: list[PrenatalVisitFact], stop: date | None, rules: Rules
+) -> list[Item]:
+    """The five standard checks (§4.2) by gestational age; each is missed once the next one's window opens.
+    `visits` come sorted by `_by_date_then_id`."""
     lmp = facts.effective_lmp
     windows = [(lmp + timedelta(days=lo), lmp + timedelta(days=hi)) for lo, hi in rules.checks]
     attended: dict[int, PrenatalVisitFact] = {}
-    for v in sorted(facts.prenatal_visits, key=_by_date_then_id):
+    for v in visits:
         if v.kind == "check" and v.check_no is not None:
             attended.setdefault(v.check_no, v)
     items: list[Item] = []
@@ -217,25 +222,25 @@ def _standard_checks(facts: PregnancyFacts, stop: date | None, rules: Rules) -> 
         if end < facts.registered_on or (stop is not None and start > stop):
             continue
         missed_on = windows[n][0] if n < len(windows) else end + timedelta(days=rules.grace_days)
-        item = Item(f"check{n}", n, max(start, facts.registered_on), end, end, missed_on=missed_on)
         visit = attended.get(n)
-        if visit is not None and (stop is None or visit.on <= stop):
-            item = replace(item, done_on=visit.on, done_by=visit.id, missed_on=None)
-        items.append(_stopped(item, stop))
+        if visit is not None and stop is not None and visit.on > stop:
+            visit = None
+        start = max(start, facts.registered_on)
+        items.append(_item(f"check{n}", n, start, end, end, None, visit, missed_on, stop, rules))
     return items
 
 
 def _outcome_item(facts: PregnancyFacts, stop: date | None, rules: Rules) -> list[Item]:
     """结局登记: the outcome is expected at the EDD; not planned when the pregnancy ended before it."""
     start, end = facts.edd, facts.edd + timedelta(days=rules.outcome_window)
-    item = Item("outcome", 1, start, start, end)
     if facts.outcome is not None:
         if facts.outcome.on < start:
             return []
-        return [replace(item, done_on=facts.outcome.on)]
+        # Closed by the outcome itself, whatever happened to the case afterwards.
+        return [Item("outcome", 1, start, start, end, done_on=facts.outcome.on, rules_version=rules.version)]
     if stop is not None and start > stop:
         return []
-    return [_stopped(item, stop)]
+    return [_item("outcome", 1, start, start, end, None, None, None, stop, rules)]
 
 
 def _postnatal_items(facts: PregnancyFacts, rules: Rules) -> list[Item]:
@@ -280,22 +285,22 @@ def _postnatal_items(facts: PregnancyFacts, rules: Rules) -> list[Item]:
     if outcome.type != "live_birth":
         return items
     family_stop = facts.closed_on if facts.closed_kind in ("moved_out", "lost") else None
+    later = [
+        (
+            f"infant_{name}",
+            birth + timedelta(days=w.start),
+            birth + timedelta(days=w.due),
+            birth + timedelta(days=w.end),
+        )
+        for name, w in rules.infant_milestones
+    ]
+    milestones = {kind: kind.removeprefix("infant_") for kind, *_ in later} | {"infant_1w": "1w"}
     for baby in facts.infants:
         if not baby.alive_at_birth:
             continue
-        first = rules.one_week_high_risk if baby.high_risk else rules.one_week
-        plan = [("infant_1w", anchor, anchor + timedelta(days=first), anchor + timedelta(days=first))]
-        plan += [
-            (
-                f"infant_{name}",
-                birth + timedelta(days=w.start),
-                birth + timedelta(days=w.due),
-                birth + timedelta(days=w.end),
-            )
-            for name, w in rules.infant_milestones
-        ]
+        first = timedelta(days=rules.one_week_high_risk if baby.high_risk else rules.one_week)
+        plan = [("infant_1w", anchor, anchor + first, anchor + first), *later]
         visits = [v for v in facts.postnatal_visits if v.infant_id == baby.id]
-        milestones = {kind: kind.removeprefix("infant_") for kind, *_ in plan}
         stop = _earliest(baby.death_on, family_stop)
         items += _series(plan, visits, milestones, baby.id, stop, rules)
     return items
@@ -321,32 +326,53 @@ def _series(
             # milestone whose window closed before the death must still be planned (and counted missed).
             continue
         missed_on = plan[i + 1][1] if i + 1 < len(plan) else end + timedelta(days=rules.grace_days)
-        item = Item(kind, 1, start, due, end, infant_id=infant_id, missed_on=max(missed_on, end + DAY))
         visit = first_visit.get(milestone_of[kind])
-        if visit is not None and (stop is None or visit.on <= stop):
-            item = replace(item, done_on=visit.on, done_by=visit.id, missed_on=None)
-        items.append(_stopped(item, stop))
+        if visit is not None and stop is not None and visit.on > stop:
+            visit = None
+        items.append(
+            _item(kind, 1, start, due, end, infant_id, visit, max(missed_on, end + DAY), stop, rules)
+        )
     return items
 
 
-def _stopped(item: Item, stop: date | None) -> Item:
-    """Apply an outcome, closure or death on `stop`: an undone item still running is cancelled, one whose
-    window had closed is missed."""
-    if stop is None or item.done_on is not None:
-        return item
-    if item.window_end >= stop:
-        return replace(item, cancelled_on=max(stop, item.window_start), missed_on=None)
-    missed = stop if item.missed_on is None else min(item.missed_on, stop)
-    return replace(item, missed_on=missed)
+def _item(
+    kind: str,
+    seq: int,
+    start: date,
+    due: date,
+    end: date,
+    infant_id: uuid.UUID | None,
+    visit: PrenatalVisitFact | PostnatalVisitFact | None,
+    missed_on: date | None,
+    stop: date | None,
+    rules: Rules,
+) -> Item:
+    """One item, closed by `visit` if there is one; otherwise an outcome, closure or death on `stop` cancels
+    it while its window still runs and makes it missed once the window has closed.
+
+    Built in one go (no `dataclasses.replace`): planning a county's items is dominated by object creation."""
+    if visit is not None:
+        return Item(kind, seq, start, due, end, infant_id, visit.on, visit.id, None, None, rules.version)
+    if stop is not None:
+        if end >= stop:
+            return Item(
+                kind, seq, start, due, end, infant_id, None, None, max(stop, start), None, rules.version
+            )
+        missed_on = stop if missed_on is None else min(missed_on, stop)
+    return Item(kind, seq, start, due, end, infant_id, None, None, None, missed_on, rules.version)
 
 
-def _high_risk_on(facts: PregnancyFacts, day: date) -> bool:
-    latest: RiskFact | None = None
+def _risk_lookup(risks: Sequence[RiskFact]) -> Callable[[date], bool]:
+    """Whether the latest grade on or before a day is high risk (orange, red or purple)."""
     # Two grades on one day: the high one counts, so the answer never depends on the order of the input.
-    for r in sorted(facts.risks, key=lambda r: (r.on, r.high)):
-        if r.on <= day:
-            latest = r
-    return latest is not None and latest.high
+    ordered = sorted(risks, key=lambda r: (r.on, r.high))
+    days = [r.on for r in ordered]
+
+    def high_risk_on(day: date) -> bool:
+        latest = bisect_right(days, day) - 1
+        return latest >= 0 and ordered[latest].high
+
+    return high_risk_on
 
 
 def _by_date_then_id(visit: PrenatalVisitFact | PostnatalVisitFact) -> tuple[date, int]:

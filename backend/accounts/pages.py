@@ -1,0 +1,91 @@
+"""Sign in, sign out, language and password (HTML forms; the session lives in the database)."""
+
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import Cookie, State
+from sqlmodel import Session
+
+from backend.accounts import services
+from backend.accounts.services import Actor
+from backend.lib.i18n import ValidationFailed
+from backend.web import SESSION_COOKIE, app_state, check_origin, form_errors, redirect, render
+
+
+def _session_cookie(request: Request[Any, Any, State], value: str, max_age: int) -> Cookie:
+    settings = app_state(request).settings
+    return Cookie(key=SESSION_COOKIE, value=value, max_age=max_age, httponly=True, samesite="lax",
+                  secure=settings.secure_cookies, path="/")
+
+
+@get("/login", sync_to_thread=False)
+def login_page(request: Request[Any, Any, State], maybe_actor: Actor | None) -> Response[Any]:
+    """The sign-in form (already signed in: straight to Today)."""
+    if maybe_actor is not None:
+        return redirect("/")
+    return render(request, "login.html")
+
+
+@post("/login")
+async def login(request: Request[Any, Any, State], db: Session) -> Response[Any]:
+    """Check phone and password; on success start a long-lived server-side session."""
+    check_origin(request)
+    form = await request.form()
+    phone, password = str(form.get("phone", "")), str(form.get("password", ""))
+    locale = request.cookies.get("sf_lang", "zh")
+    try:
+        user = services.authenticate(db, phone, password)
+    except ValidationFailed as exc:
+        db.commit()  # keep the failure count even though we answer with an error
+        return render(request, "login.html", {"errors": form_errors(exc, locale), "form": {"phone": phone}},
+                      status_code=422)
+    settings = app_state(request).settings
+    token, _ = services.start_session(db, user, days=settings.session_days,
+                                      device=request.headers.get("user-agent", "")[:120])
+    response = redirect("/")
+    response.cookies.append(_session_cookie(request, token, settings.session_days * 86400))
+    response.cookies.append(Cookie(key="sf_lang", value=user.locale, max_age=365 * 86400, samesite="lax", path="/"))
+    return response
+
+
+@post("/logout", sync_to_thread=False)
+def logout(request: Request[Any, Any, State], db: Session, actor: Actor) -> Response[Any]:
+    """End this session on the server and forget the cookie."""
+    services.end_session(db, request.cookies.get(SESSION_COOKIE))
+    response = redirect("/login?bye=1")
+    response.cookies.append(_session_cookie(request, "", 0))
+    return response
+
+
+@get("/lang/{locale:str}", sync_to_thread=False)
+def switch_language(request: Request[Any, Any, State], db: Session, maybe_actor: Actor | None,
+                    locale: str) -> Response[Any]:
+    """中文 / English: stored per user when signed in, in a cookie otherwise."""
+    locale = locale if locale in ("zh", "en") else "zh"
+    if maybe_actor is not None:
+        services.set_locale(db, maybe_actor, locale)
+    back = request.headers.get("referer", "/")
+    response = redirect(back if back.startswith(str(request.base_url)) or back.startswith("/") else "/")
+    response.cookies.append(Cookie(key="sf_lang", value=locale, max_age=365 * 86400, samesite="lax", path="/"))
+    return response
+
+
+@get("/settings", sync_to_thread=False)
+def settings_page(request: Request[Any, Any, State], db: Session, actor: Actor) -> Response[Any]:
+    """Language, password and notifications."""
+    return render(request, "settings.html", {"saved": request.query_params.get("saved")}, actor=actor)
+
+
+@post("/settings/password")
+async def change_password(request: Request[Any, Any, State], db: Session, actor: Actor) -> Response[Any]:
+    """A cadre changes her own password (at least 8 characters)."""
+    form = await request.form()
+    try:
+        services.change_password(db, actor, str(form.get("current_password", "")), str(form.get("new_password", "")))
+    except ValidationFailed as exc:
+        return render(request, "settings.html", {"errors": form_errors(exc, actor.locale)}, actor=actor,
+                      status_code=422)
+    return redirect("/settings?saved=password")
+
+
+ROUTES = [login_page, login, logout, switch_language, settings_page, change_password]

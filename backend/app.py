@@ -1,0 +1,162 @@
+"""create_app(settings): the one place that wires routes, dependencies, error handling and headers."""
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, MediaType, Request, Response, get
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.static_files import create_static_files_router
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from sqlalchemy import text
+
+from backend import migrate
+from backend.accounts import pages as account_pages
+from backend.cases import pages as case_pages
+from backend.cases.services import Forbidden, NotFound
+from backend.db import make_engine
+from backend.lib.fieldcrypt import FieldCipher
+from backend.lib.i18n import ValidationFailed
+from backend.settings import Settings
+from backend.web import (
+    AppState,
+    CsrfFailed,
+    NotSignedIn,
+    RoleDenied,
+    app_state,
+    make_jinja,
+    problem,
+    provide_actor,
+    provide_db,
+    provide_optional_actor,
+    redirect,
+    render,
+    wants_html,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+STATIC = ROOT / "static"
+log = logging.getLogger("suifang")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; manifest-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+
+
+def security_headers(app: ASGIApp) -> ASGIApp:
+    """ASGI middleware adding the headers of DESIGN.md §4 to every response, errors included."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                message["headers"] = headers
+            await send(message)
+
+        await app(scope, receive, send_with_headers)
+
+    return middleware
+
+
+def build_id() -> str:
+    """A short hash of every file the phone caches: it names the service worker's caches, so a release
+    replaces them."""
+    digest = hashlib.sha256()
+    for folder in (STATIC, ROOT / "pwa"):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                digest.update(path.relative_to(ROOT).as_posix().encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+@get("/healthz", media_type=MediaType.JSON, sync_to_thread=False)
+def healthz(request: Request[Any, Any, State]) -> Response[bytes]:
+    """Process up, database reachable, migrations current."""
+    state = app_state(request)
+    try:
+        with state.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        current = migrate.is_current(state.engine)
+    except Exception as exc:  # the answer must be a 503, never a crash
+        log.warning("healthz: database unreachable: %s", type(exc).__name__)
+        return problem(503, "database unreachable")
+    if not current:
+        return problem(503, "migrations not current", "run `suifang migrate`")
+    return Response(content=b'{"status":"ok"}', media_type=MediaType.JSON)
+
+
+def _on_error(request: Request[Any, Any, State], exc: Exception) -> Response[Any]:
+    """Every error becomes a clear page or problem document; nothing answers a bare 500 with a trace."""
+    if isinstance(exc, NotSignedIn):
+        if wants_html(request):
+            return redirect("/login")
+        return problem(401, "sign in required")
+    if isinstance(exc, CsrfFailed | RoleDenied | Forbidden):
+        return _error_page(request, 403, "无权操作 / Not allowed", str(getattr(exc, "detail", "")))
+    if isinstance(exc, NotFound | NotFoundException):
+        return _error_page(request, 404, "未找到 / Not found")
+    if isinstance(exc, ValidationFailed):
+        return problem(422, "invalid input", errors=[e.as_dict() for e in exc.errors])
+    if isinstance(exc, ValidationException):
+        return _error_page(request, 400, "请求无效 / Bad request")
+    if isinstance(exc, HTTPException):
+        return _error_page(request, exc.status_code, str(exc.detail))
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return _error_page(request, 500, "服务器出错 / Server error")
+
+
+def _error_page(request: Request[Any, Any, State], status: int, title: str, detail: str = "") -> Response[Any]:
+    if wants_html(request):
+        return render(request, "error.html", {"status": status, "title": title, "detail": detail},
+                      status_code=status)
+    return problem(status, title, detail)
+
+
+def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> Litestar:
+    settings = settings or Settings.from_env()
+    engine = make_engine(settings)
+    if run_migrations:
+        migrate.upgrade(engine)
+    state = AppState(settings=settings, engine=engine, cipher=FieldCipher(settings.secret_key), jinja=make_jinja(),
+                     build=build_id())
+    app = Litestar(
+        route_handlers=[
+            healthz,
+            *account_pages.ROUTES,
+            *case_pages.ROUTES,
+            create_static_files_router(path="/static", directories=[STATIC]),
+            create_static_files_router(path="/js", directories=[ROOT / "pwa" / "js"], name="js"),
+        ],
+        dependencies={
+            "db": Provide(provide_db),
+            "actor": Provide(provide_actor),
+            "maybe_actor": Provide(provide_optional_actor),
+        },
+        exception_handlers={Exception: _on_error},
+        middleware=[security_headers],
+        state=State({"suifang": state}),
+        on_shutdown=[lambda: engine.dispose()],
+        debug=False,
+        logging_config=None,
+    )
+    return app

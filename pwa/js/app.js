@@ -1,0 +1,1 @@
+// Suifang app entry: progressive enhancement only; every page works without it.
