@@ -126,6 +126,14 @@ def test_a_pregnancy_graded_high_risk_later_switches_to_fourteen_days_from_its_n
     assert second.due_on == date(2026, 4, 3)
 
 
+def test_of_two_grades_on_one_day_the_one_recorded_last_counts() -> None:
+    regraded = make_pregnancy(risks=[RiskFact(on=REGISTERED, high=True), RiskFact(on=REGISTERED, high=False)])
+    upgraded = make_pregnancy(risks=[RiskFact(on=REGISTERED, high=False), RiskFact(on=REGISTERED, high=True)])
+
+    assert only(plan_items(regraded, RULES), "village", 1).due_on == date(2026, 3, 22)
+    assert only(plan_items(upgraded, RULES), "village", 1).due_on == date(2026, 3, 6)
+
+
 def test_a_late_visit_is_done_late_and_the_next_item_is_due_thirty_days_after_it() -> None:
     # The first window ends 29 March; the second would open on 14 April.
     items = plan_items(make_pregnancy(prenatal_visits=[home(date(2026, 4, 2))]), RULES)

@@ -364,8 +364,9 @@ def _item(
 
 def _risk_lookup(risks: Sequence[RiskFact]) -> Callable[[date], bool]:
     """Whether the latest grade on or before a day is high risk (orange, red or purple)."""
-    # Two grades on one day: the high one counts, so the answer never depends on the order of the input.
-    ordered = sorted(risks, key=lambda r: (r.on, r.high))
+    # A stable sort on the day alone: of two grades on one day the one listed last (recorded last) counts,
+    # as "latest counts" (DOMAIN.md §3) asks; callers list them in the order they were recorded.
+    ordered = sorted(risks, key=lambda r: r.on)
     days = [r.on for r in ordered]
 
     def high_risk_on(day: date) -> bool:
