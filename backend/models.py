@@ -1,8 +1,10 @@
 """Imports every table so SQLModel.metadata is complete (Alembic and create_app rely on it)."""
 
 from backend.accounts.models import AuditEntry, LoginSession, User, UserArea
+from backend.alerts.models import Alert, PushSubscription
 from backend.areas.models import Area
 from backend.cases.models import (
+    CaseChange,
     Closure,
     Correction,
     DueItem,
@@ -32,3 +34,6 @@ __all__ = [
     "UserArea",
     "Woman",
 ]
+from sync.models import SyncOperation  # noqa: E402  (sync's own table; the domain never imports sync)
+
+__all__ += ["Alert", "CaseChange", "PushSubscription", "SyncOperation"]

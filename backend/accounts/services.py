@@ -23,6 +23,13 @@ MIN_PASSWORD_LENGTH = 8
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("timing-equaliser")
 
+
+def use_fast_password_hashing() -> None:
+    """Cheap argon2 parameters for test suites and benchmarks that create many users; never in production."""
+    global _hasher, _DUMMY_HASH
+    _hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    _DUMMY_HASH = _hasher.hash("timing-equaliser")
+
 WRONG_LOGIN = Text("手机号或密码不正确", "Wrong phone number or password")
 LOCKED = Text(
     "密码错误次数过多，账号已锁定，请在 {minutes} 分钟后再试",

@@ -101,7 +101,7 @@ class PrenatalVisit(FieldRecord, table=True):
 class Outcome(FieldRecord, table=True):
     """妊娠结局: how the pregnancy ended; one per pregnancy, it ends prenatal follow-up."""
 
-    pregnancy_id: uuid.UUID = Field(foreign_key="pregnancy.id", unique=True)
+    pregnancy_id: uuid.UUID = Field(foreign_key="pregnancy.id", index=True)  # one live (unvoided) outcome each
     outcome_on: date
     outcome_type: str = Field(max_length=24)
     ga_days: int | None = None
@@ -208,3 +208,16 @@ class DueItem(SQLModel, table=True):
     is_open: bool = True
     village_code: str = Field(max_length=12)
     rules_version: str = Field(max_length=20)
+
+
+class CaseChange(SQLModel, table=True):
+    """The change feed phones pull from: one row per write to a pregnancy (its village at the time; a transfer
+    adds one for each village), so a cursor over `seq` finds what changed in a scope."""
+
+    __tablename__ = "case_change"
+    __table_args__ = (Index("ix_case_change_scope_seq", "village_code", "seq"),)
+
+    seq: int | None = Field(default=None, primary_key=True)
+    pregnancy_id: uuid.UUID = Field(index=True)
+    village_code: str = Field(max_length=12)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

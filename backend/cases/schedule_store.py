@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from sqlmodel import Session, col, delete, select
 
 from backend.cases.models import (
+    CaseChange,
     Closure,
     Correction,
     DueItem,
@@ -160,6 +161,7 @@ def refresh_due_items(db: Session, pregnancy: Pregnancy) -> CaseRecords:
         )
         for i in items
     )
+    db.add(CaseChange(pregnancy_id=pregnancy.id, village_code=pregnancy.village_code))
     high = records.high_risk
     if pregnancy.high_risk != high:
         pregnancy.high_risk = high

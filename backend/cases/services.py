@@ -22,6 +22,7 @@ from backend.cases.forms import (
     RiskInput,
 )
 from backend.cases.models import (
+    CaseChange,
     Closure,
     Correction,
     FieldRecord,
@@ -371,6 +372,7 @@ def close_case(db: Session, ctx: WriteContext, data: ClosureInput) -> Written:
         if area is None or data.to_village_code[9:] == "000":
             raise _fail("to_village_code", UNKNOWN_VILLAGE)
         closure.to_village_code = data.to_village_code
+        db.add(CaseChange(pregnancy_id=pregnancy.id, village_code=pregnancy.village_code))  # tell the old village
         pregnancy.village_code = data.to_village_code
         woman = db.get(Woman, pregnancy.woman_id)
         if woman is not None:

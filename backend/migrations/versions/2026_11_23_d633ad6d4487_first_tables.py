@@ -169,7 +169,6 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['author_id'], ['app_user.id'], ),
     sa.ForeignKeyConstraint(['pregnancy_id'], ['pregnancy.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('pregnancy_id')
     )
     op.create_table('prenatal_visit',
     sa.Column('id', sa.Uuid(), nullable=False),
