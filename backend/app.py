@@ -14,8 +14,14 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy import text
 
 from backend import migrate
+from backend import pwa_files
+from backend.accounts import admin_pages
 from backend.accounts import pages as account_pages
+from backend.alerts import api as alerts_api
+from backend.alerts import job as alerts_job
 from backend.cases import pages as case_pages
+from backend.review import pages as review_pages
+from sync import api as sync_api
 from backend.cases.services import Forbidden, NotFound
 from backend.db import make_engine
 from backend.lib.fieldcrypt import FieldCipher
@@ -144,6 +150,11 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
             healthz,
             *account_pages.ROUTES,
             *case_pages.ROUTES,
+            *review_pages.ROUTES,
+            *admin_pages.ROUTES,
+            *alerts_api.ROUTES,
+            *sync_api.ROUTES,
+            *pwa_files.ROUTES,
             create_static_files_router(path="/static", directories=[STATIC]),
             create_static_files_router(path="/js", directories=[ROOT / "pwa" / "js"], name="js"),
         ],
@@ -155,7 +166,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         exception_handlers={Exception: _on_error},
         middleware=[security_headers],
         state=State({"suifang": state}),
-        on_shutdown=[lambda: engine.dispose()],
+        on_startup=[alerts_job.start],
+        on_shutdown=[alerts_job.stop, lambda: engine.dispose()],
         debug=False,
         logging_config=None,
     )

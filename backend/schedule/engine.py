@@ -200,7 +200,8 @@ def _chain(
             anchor, vi = visit.on, vi + 1
             due = anchor + interval(anchor)
         else:
-            items.append(_item(kind, seq, start, due, end, None, None, next_start, stop, rules))
+            # never missed before its own window has ended, even where two windows share a day (high risk)
+            items.append(_item(kind, seq, start, due, end, None, None, max(next_start, end + DAY), stop, rules))
             due = next_due
         seq += 1
     return items
