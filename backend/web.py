@@ -136,7 +136,7 @@ def make_jinja() -> Environment:
     env.globals.update(_=_translate, label=_label, fmt_date=_fmt_date, ga=_ga)
     from backend.lib.masking import mask_phone
 
-    env.filters.update(d=_fmt_date, mask_phone=mask_phone)
+    env.filters.update(d=_fmt_date, mask_phone=mask_phone, zip=lambda a, b: list(zip(a, b, strict=False)))
     return env
 
 
