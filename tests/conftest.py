@@ -145,6 +145,10 @@ def make_areas(db: Session) -> None:
 
 @pytest.fixture
 def cast(db: Session) -> Cast:
+    return make_cast(db)
+
+
+def make_cast(db: Session) -> Cast:
     make_areas(db)
     users = Cast(
         cadre_a=create_user(db, phone="13800000001", name="王秀英", password=PASSWORD, role="village",
