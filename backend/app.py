@@ -13,19 +13,17 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy import text
 
-from backend import migrate
-from backend import pwa_files
+from backend import migrate, pwa_files
 from backend.accounts import admin_pages
 from backend.accounts import pages as account_pages
 from backend.alerts import api as alerts_api
 from backend.alerts import job as alerts_job
 from backend.cases import pages as case_pages
-from backend.review import pages as review_pages
-from sync import api as sync_api
 from backend.cases.services import Forbidden, NotFound
 from backend.db import make_engine
 from backend.lib.fieldcrypt import FieldCipher
 from backend.lib.i18n import ValidationFailed
+from backend.review import pages as review_pages
 from backend.settings import Settings
 from backend.web import (
     AppState,
@@ -42,6 +40,7 @@ from backend.web import (
     render,
     wants_html,
 )
+from sync import api as sync_api
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC = ROOT / "static"
@@ -66,7 +65,7 @@ def security_headers(app: ASGIApp) -> ASGIApp:
     """ASGI middleware adding the headers of DESIGN.md §4 to every response, errors included."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http":  # type: ignore[comparison-overlap]
             await app(scope, receive, send)
             return
 
@@ -131,10 +130,13 @@ def _on_error(request: Request[Any, Any, State], exc: Exception) -> Response[Any
     return _error_page(request, 500, "服务器出错 / Server error")
 
 
-def _error_page(request: Request[Any, Any, State], status: int, title: str, detail: str = "") -> Response[Any]:
+def _error_page(
+    request: Request[Any, Any, State], status: int, title: str, detail: str = ""
+) -> Response[Any]:
     if wants_html(request):
-        return render(request, "error.html", {"status": status, "title": title, "detail": detail},
-                      status_code=status)
+        return render(
+            request, "error.html", {"status": status, "title": title, "detail": detail}, status_code=status
+        )
     return problem(status, title, detail)
 
 
@@ -143,9 +145,14 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     engine = make_engine(settings)
     if run_migrations:
         migrate.upgrade(engine)
-    state = AppState(settings=settings, engine=engine, cipher=FieldCipher(settings.secret_key), jinja=make_jinja(),
-                     build=build_id())
-    app = Litestar(
+    state = AppState(
+        settings=settings,
+        engine=engine,
+        cipher=FieldCipher(settings.secret_key),
+        jinja=make_jinja(),
+        build=build_id(),
+    )
+    return Litestar(
         route_handlers=[
             healthz,
             *account_pages.ROUTES,
@@ -171,4 +178,3 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         debug=False,
         logging_config=None,
     )
-    return app

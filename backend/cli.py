@@ -24,8 +24,15 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from backend.app import create_app
 
     app = create_app(settings)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
-                proxy_headers=True, server_header=False)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=True,
+        server_header=False,
+    )
     return 0
 
 
@@ -61,8 +68,14 @@ def cmd_create_user(args: argparse.Namespace, settings: Settings) -> int:
     engine = _engine(settings)
     with Session(engine) as db:
         try:
-            create_user(db, phone=args.phone, name=args.name, password=args.password, role=args.role,
-                        area_codes=args.area)
+            create_user(
+                db,
+                phone=args.phone,
+                name=args.name,
+                password=args.password,
+                role=args.role,
+                area_codes=args.area,
+            )
         except (ValidationFailed, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -93,13 +106,17 @@ def cmd_import_areas(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="suifang", description="随访 Suifang — follow-up of pregnant women and newborns")
+    parser = argparse.ArgumentParser(
+        prog="suifang", description="随访 Suifang — follow-up of pregnant women and newborns"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="serve the app")
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=8000)
     run.set_defaults(func=cmd_run)
-    sub.add_parser("migrate", help="upgrade the database to the latest migration").set_defaults(func=cmd_migrate)
+    sub.add_parser("migrate", help="upgrade the database to the latest migration").set_defaults(
+        func=cmd_migrate
+    )
     demo = sub.add_parser("demo", help="seed a fictional county with demo data and print the logins")
     demo.add_argument("--seed", type=int, default=20261123)
     demo.add_argument("--reset", action="store_true", help="wipe the database first")

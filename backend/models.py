@@ -34,6 +34,6 @@ __all__ = [
     "UserArea",
     "Woman",
 ]
-from sync.models import SyncOperation  # noqa: E402  (sync's own table; the domain never imports sync)
+from sync.models import SyncOperation
 
 __all__ += ["Alert", "CaseChange", "PushSubscription", "SyncOperation"]

@@ -5,7 +5,7 @@ import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-DEV_SECRET = "dev-only-secret-do-not-use-in-production"
+DEV_SECRET = "dev-only-secret-do-not-use-in-production"  # noqa: S105  (refused in production)
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -27,7 +27,7 @@ class Settings:
     """SQLAlchemy URL (DATABASE_URL). Empty means SQLite in WAL mode at `<data_dir>/suifang.db`."""
 
     secret_key: str = DEV_SECRET
-    """Signs nothing by itself; the root of the ID-number encryption and blind-index keys (SUIFANG_SECRET_KEY)."""
+    """Root of the ID-number encryption and blind-index keys (SUIFANG_SECRET_KEY)."""
 
     environment: str = "development"
     """`development`, `test` or `production`. Production refuses weak secrets and sets Secure cookies."""
@@ -96,7 +96,9 @@ class Settings:
                 raise SystemExit("SUIFANG_SECRET_KEY (or SUIFANG_SECRET_KEY_FILE) must be set in production")
             secret = _local_secret(data_dir)
         if environment == "production" and (secret == DEV_SECRET or len(secret) < 32):
-            raise SystemExit("SUIFANG_SECRET_KEY is too weak for production: use at least 32 random characters")
+            raise SystemExit(
+                "SUIFANG_SECRET_KEY is too weak for production: use at least 32 random characters"
+            )
         hosts = tuple(h.strip() for h in (_env("PUSH_ALLOWED_HOSTS", "") or "").split(",") if h.strip())
         quiet = (_env("QUIET_HOURS", "21:00-07:00") or "21:00-07:00").split("-")
         return cls(

@@ -80,8 +80,8 @@ async def provide_db(request: Request[Any, Any, State]) -> AsyncGenerator[Sessio
 
 def _load_actor(request: Request[Any, Any, State], db: Session) -> Actor | None:
     cached = request.scope.get("suifang_actor")
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
+    if isinstance(cached, Actor):
+        return cached
     state = app_state(request)
     actor = actor_for_token(db, request.cookies.get(SESSION_COOKIE), days=state.settings.session_days)
     if actor is not None:
@@ -98,7 +98,10 @@ async def provide_actor(request: Request[Any, Any, State], db: Session) -> Actor
     if request.method not in SAFE_METHODS:
         check_origin(request)
         sent = request.headers.get("x-csrf-token")
-        if not sent and request.content_type[0] in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        if not sent and request.content_type[0] in (
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ):
             sent = (await request.form()).get("csrf")
         if not sent or sent != actor.csrf_token:
             raise CsrfFailed()
@@ -199,8 +202,12 @@ def render(
     }
     ctx.update(context or {})
     html = state.jinja.get_template(template).render(ctx)
-    return Response(content=html, media_type="text/html; charset=utf-8", status_code=status_code,
-                    headers={"Cache-Control": "no-store" if actor else "no-cache"})
+    return Response(
+        content=html,
+        media_type="text/html; charset=utf-8",
+        status_code=status_code,
+        headers={"Cache-Control": "no-store" if actor else "no-cache"},
+    )
 
 
 def redirect(path: str) -> Redirect:
@@ -213,10 +220,21 @@ def form_errors(exc: ValidationFailed, locale: str) -> dict[str, str]:
 
 def problem(status: int, title: str, detail: str = "", **extra: Any) -> Response[bytes]:
     """RFC 9457 problem details."""
-    body = {"type": "about:blank", "title": title, "status": status, **({"detail": detail} if detail else {}), **extra}
-    return Response(content=json.dumps(body, ensure_ascii=False).encode(), status_code=status,
-                    media_type="application/problem+json")
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        **({"detail": detail} if detail else {}),
+        **extra,
+    }
+    return Response(
+        content=json.dumps(body, ensure_ascii=False).encode(),
+        status_code=status,
+        media_type="application/problem+json",
+    )
 
 
 def wants_html(request: Request[Any, Any, State]) -> bool:
-    return not request.url.path.startswith(("/api/", "/sync/")) and "json" not in request.headers.get("accept", "")
+    return not request.url.path.startswith(("/api/", "/sync/")) and "json" not in request.headers.get(
+        "accept", ""
+    )

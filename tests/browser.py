@@ -22,8 +22,14 @@ from backend.settings import Settings
 
 CHROMIUM = os.environ.get("SUIFANG_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
 ]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 PHONE = {"width": 360, "height": 780}
@@ -50,8 +56,9 @@ class LiveServer:
 
     def start(self) -> None:
         app = create_app(self.settings, run_migrations=False)
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False,
-                                lifespan="on")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False, lifespan="on"
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
@@ -105,8 +112,9 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def context(browser: Browser, live_server: LiveServer) -> Iterator[BrowserContext]:
-    ctx = browser.new_context(viewport=PHONE, base_url=live_server.url, locale="zh-CN",
-                              service_workers="allow")
+    ctx = browser.new_context(
+        viewport=PHONE, base_url=live_server.url, locale="zh-CN", service_workers="allow"
+    )
     yield ctx
     ctx.close()
 

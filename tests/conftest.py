@@ -61,11 +61,15 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def pg_template(pg_url: str) -> str:
-    admin = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    admin = create_engine(
+        pg_url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
     name = f"suifang_template_{uuid.uuid4().hex[:8]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(Settings(database_url=_db_url(pg_url, name), secret_key=TEST_SECRET, environment="test"))
+    engine = make_engine(
+        Settings(database_url=_db_url(pg_url, name), secret_key=TEST_SECRET, environment="test")
+    )
     migrate.upgrade(engine)
     engine.dispose()
     admin.dispose()
@@ -92,7 +96,9 @@ def settings(db_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
     pg_url: str = request.getfixturevalue("pg_url")
     template: str = request.getfixturevalue("pg_template")
     name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    admin = create_engine(
+        pg_url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     try:
@@ -132,14 +138,22 @@ class Cast:
         return Actor(user_id=user.id, name=user.name, role=user.role, area_codes=area_codes_of(db, user.id))
 
     def ctx(self, user: User, db: Session, today: date | None = None) -> WriteContext:
-        return WriteContext(actor=self.actor(user, db), today=today or date.today(), cipher=FieldCipher(TEST_SECRET))
+        return WriteContext(
+            actor=self.actor(user, db), today=today or date.today(), cipher=FieldCipher(TEST_SECRET)
+        )
 
 
 def make_areas(db: Session) -> None:
-    db.add_all([
-        Area(code=COUNTY, name="示范县"), Area(code=TOWNSHIP_T, name="甲镇"), Area(code=TOWNSHIP_U, name="乙镇"),
-        Area(code=VILLAGE_A, name="东岭村"), Area(code=VILLAGE_B, name="西河村"), Area(code=VILLAGE_C, name="南坪村"),
-    ])
+    db.add_all(
+        [
+            Area(code=COUNTY, name="示范县"),
+            Area(code=TOWNSHIP_T, name="甲镇"),
+            Area(code=TOWNSHIP_U, name="乙镇"),
+            Area(code=VILLAGE_A, name="东岭村"),
+            Area(code=VILLAGE_B, name="西河村"),
+            Area(code=VILLAGE_C, name="南坪村"),
+        ]
+    )
     db.flush()
 
 
@@ -151,18 +165,24 @@ def cast(db: Session) -> Cast:
 def make_cast(db: Session) -> Cast:
     make_areas(db)
     users = Cast(
-        cadre_a=create_user(db, phone="13800000001", name="王秀英", password=PASSWORD, role="village",
-                            area_codes=[VILLAGE_A]),
-        cadre_b=create_user(db, phone="13800000002", name="李桂兰", password=PASSWORD, role="village",
-                            area_codes=[VILLAGE_B]),
-        cadre_c=create_user(db, phone="13800000003", name="张丽", password=PASSWORD, role="village",
-                            area_codes=[VILLAGE_C]),
-        sup_t=create_user(db, phone="13800000010", name="周敏", password=PASSWORD, role="township",
-                          area_codes=[TOWNSHIP_T]),
-        sup_u=create_user(db, phone="13800000011", name="吴静", password=PASSWORD, role="township",
-                          area_codes=[TOWNSHIP_U]),
-        county=create_user(db, phone="13800000020", name="县妇幼", password=PASSWORD, role="county",
-                           area_codes=[COUNTY]),
+        cadre_a=create_user(
+            db, phone="13800000001", name="王秀英", password=PASSWORD, role="village", area_codes=[VILLAGE_A]
+        ),
+        cadre_b=create_user(
+            db, phone="13800000002", name="李桂兰", password=PASSWORD, role="village", area_codes=[VILLAGE_B]
+        ),
+        cadre_c=create_user(
+            db, phone="13800000003", name="张丽", password=PASSWORD, role="village", area_codes=[VILLAGE_C]
+        ),
+        sup_t=create_user(
+            db, phone="13800000010", name="周敏", password=PASSWORD, role="township", area_codes=[TOWNSHIP_T]
+        ),
+        sup_u=create_user(
+            db, phone="13800000011", name="吴静", password=PASSWORD, role="township", area_codes=[TOWNSHIP_U]
+        ),
+        county=create_user(
+            db, phone="13800000020", name="县妇幼", password=PASSWORD, role="county", area_codes=[COUNTY]
+        ),
     )
     db.commit()
     return users

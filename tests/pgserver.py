@@ -49,10 +49,28 @@ class ThrowawayPostgres:
         data = self.dir / "data"
         if self.as_root:
             shutil.chown(self.dir, "postgres", "postgres")
-        self._run(_bin("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale")
-        cmd = [_bin("postgres"), "-D", str(data), "-p", str(self.port), "-k", str(self.dir),
-               "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-               "-c", "full_page_writes=off", "-c", "max_connections=200"]
+        self._run(
+            _bin("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale"
+        )
+        cmd = [
+            _bin("postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(self.port),
+            "-k",
+            str(self.dir),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "max_connections=200",
+        ]
         if self.as_root:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

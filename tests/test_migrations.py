@@ -1,4 +1,4 @@
-"""Migrations: an empty database upgrades to head and autogenerate then finds nothing to change, on both engines."""
+"""Migrations: an empty database upgrades to head and autogenerate finds no difference, on both engines."""
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext

@@ -31,7 +31,7 @@ class User(SQLModel, table=True):
 
 
 class UserArea(SQLModel, table=True):
-    """An area a user answers for: villages for a cadre, a township for a supervisor, a county for an admin."""
+    """An area a user answers for: villages (cadre), a township (supervisor) or a county (admin)."""
 
     __tablename__ = "user_area"
 

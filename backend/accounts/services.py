@@ -30,6 +30,7 @@ def use_fast_password_hashing() -> None:
     _hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     _DUMMY_HASH = _hasher.hash("timing-equaliser")
 
+
 WRONG_LOGIN = Text("手机号或密码不正确", "Wrong phone number or password")
 LOCKED = Text(
     "密码错误次数过多，账号已锁定，请在 {minutes} 分钟后再试",
@@ -71,8 +72,13 @@ def create_user(
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
     check_new_password(password)
-    user = User(phone=normalise_phone(phone), name=name, password_hash=hash_password(password), role=role,
-                locale=locale)
+    user = User(
+        phone=normalise_phone(phone),
+        name=name,
+        password_hash=hash_password(password),
+        role=role,
+        locale=locale,
+    )
     db.add(user)
     db.flush()
     for code in area_codes:
@@ -107,7 +113,9 @@ def authenticate(db: Session, phone: str, password: str, now: datetime | None = 
             user.failed_logins = 0
             db.add(user)
             audit(db, user.id, "login_locked", "user", str(user.id))
-            raise ValidationFailed([FieldError("password", LOCKED.format(minutes=int(LOCKOUT.total_seconds() // 60)))])
+            raise ValidationFailed(
+                [FieldError("password", LOCKED.format(minutes=int(LOCKOUT.total_seconds() // 60)))]
+            )
         db.add(user)
         audit(db, user.id, "login_failed", "user", str(user.id))
         raise ValidationFailed([FieldError("phone", WRONG_LOGIN)])
@@ -223,5 +231,13 @@ def audit(
     detail: str = "",
 ) -> None:
     """Append to the audit log. `detail` must never carry a name, ID number or phone."""
-    db.add(AuditEntry(user_id=user_id, action=action, target_type=target_type, target_id=target_id,
-                      device=device[:120], detail=detail))
+    db.add(
+        AuditEntry(
+            user_id=user_id,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            device=device[:120],
+            detail=detail,
+        )
+    )

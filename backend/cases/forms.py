@@ -22,7 +22,13 @@ BAD_ID = Text("编号无效", "Invalid identifier")
 VISIT_KINDS = ("home", "township", "check", "phone", "urged")
 COLOURS = ("green", "yellow", "orange", "red")
 OUTCOME_TYPES = (
-    "live_birth", "stillbirth", "spontaneous_abortion", "induced_abortion", "termination", "ectopic", "molar",
+    "live_birth",
+    "stillbirth",
+    "spontaneous_abortion",
+    "induced_abortion",
+    "termination",
+    "ectopic",
+    "molar",
     "maternal_death",
 )
 MILESTONES = ("1w", "2w", "1m", "3m", "6m", "12m", "42d", "loss", "extra")
@@ -174,7 +180,11 @@ def read_prenatal_visit(raw: Mapping[str, Any]) -> PrenatalVisitInput:
     visited_on = r.date("visited_on", required=True)
     kind = r.choice("kind", VISIT_KINDS)
     check_no = r.int("check_no")
-    if kind in ("check", "urged") and raw.get("check_no") not in (None, "") and check_no not in (1, 2, 3, 4, 5):
+    if (
+        kind in ("check", "urged")
+        and raw.get("check_no") not in (None, "")
+        and check_no not in (1, 2, 3, 4, 5)
+    ):
         r.errors.append(FieldError("check_no", CHECK_REQUIRED))
     if kind == "check" and check_no is None and not any(e.field == "check_no" for e in r.errors):
         r.errors.append(FieldError("check_no", CHECK_REQUIRED))
@@ -260,7 +270,9 @@ def read_outcome(raw: Mapping[str, Any]) -> OutcomeInput:
                     id=new_or(r, p + "id"),
                     sex=r.choice(p + "sex", SEXES),
                     weight_g=r.int(p + "weight_g", required=True),
-                    alive=r.choice(p + "alive", ("1", "0"), default="1" if outcome_type == "live_birth" else "0")
+                    alive=r.choice(
+                        p + "alive", ("1", "0"), default="1" if outcome_type == "live_birth" else "0"
+                    )
                     == "1",
                     asphyxia=r.flag(p + "asphyxia"),
                     defect=r.flag(p + "defect"),
@@ -381,7 +393,9 @@ def read_correction(raw: Mapping[str, Any]) -> CorrectionInput:
     r = Reader(raw)
     changes = raw.get("changes")
     if not isinstance(changes, dict):
-        changes = {k.removeprefix("new-"): str(v) for k, v in raw.items() if k.startswith("new-") and str(v) != ""}
+        changes = {
+            k.removeprefix("new-"): str(v) for k, v in raw.items() if k.startswith("new-") and str(v) != ""
+        }
     data = CorrectionInput(
         id=new_or(r, "id"),
         target_type=r.choice("target_type", CORRECTABLE),

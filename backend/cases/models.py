@@ -101,7 +101,9 @@ class PrenatalVisit(FieldRecord, table=True):
 class Outcome(FieldRecord, table=True):
     """妊娠结局: how the pregnancy ended; one per pregnancy, it ends prenatal follow-up."""
 
-    pregnancy_id: uuid.UUID = Field(foreign_key="pregnancy.id", index=True)  # one live (unvoided) outcome each
+    pregnancy_id: uuid.UUID = Field(
+        foreign_key="pregnancy.id", index=True
+    )  # one live (unvoided) outcome each
     outcome_on: date
     outcome_type: str = Field(max_length=24)
     ga_days: int | None = None

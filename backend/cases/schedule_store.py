@@ -96,8 +96,12 @@ class CaseRecords:
         live_outcomes = corrected(outcomes, self.corrections)
         self.outcome = live_outcomes[0] if live_outcomes else None
         self.infants = [i for i in infants if self.outcome is not None and i.outcome_id == self.outcome.id]
-        self.postnatal = sorted(corrected(postnatal, self.corrections), key=lambda v: (v.visited_on, v.recorded_at))
-        self.closures = sorted(corrected(closures, self.corrections), key=lambda c: (c.closed_on, c.recorded_at))
+        self.postnatal = sorted(
+            corrected(postnatal, self.corrections), key=lambda v: (v.visited_on, v.recorded_at)
+        )
+        self.closures = sorted(
+            corrected(closures, self.corrections), key=lambda c: (c.closed_on, c.recorded_at)
+        )
 
     @property
     def high_risk(self) -> bool:
@@ -118,7 +122,9 @@ class CaseRecords:
             lmp=p.lmp,
             risks=[RiskFact(r.assessed_on, is_high_risk(r.colour, r.purple)) for r in self.risks],
             prenatal_visits=[PrenatalVisitFact(v.visited_on, v.kind, v.check_no, v.id) for v in self.visits],
-            outcome=OutcomeFact(outcome.outcome_on, outcome.outcome_type, outcome.discharge_on) if outcome else None,
+            outcome=OutcomeFact(outcome.outcome_on, outcome.outcome_type, outcome.discharge_on)
+            if outcome
+            else None,
             infants=[
                 InfantFact(
                     i.id,
@@ -175,5 +181,7 @@ def as_json_dict(obj: Any) -> dict[str, Any]:
         data = {f.name: getattr(obj, f.name) for f in fields(obj)}
     else:
         data = obj.model_dump()
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else str(v) if isinstance(v, uuid.UUID) else v)
-            for k, v in data.items()}
+    return {
+        k: (v.isoformat() if hasattr(v, "isoformat") else str(v) if isinstance(v, uuid.UUID) else v)
+        for k, v in data.items()
+    }

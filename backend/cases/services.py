@@ -1,4 +1,5 @@
-"""Writes of the follow-up workflow (登记, 随访, 结局, 产后访视, 结案, 更正). Each takes a session, checks scope
+"""Writes of the follow-up workflow (登记, 随访, 结局, 产后访视, 结案, 更正).
+Each takes a session, checks scope
 and the rules of DOMAIN.md §3, writes append-only records keyed by the client's UUID, and refreshes the
 pregnancy's due items in the same transaction. Re-sending a record with a known UUID changes nothing."""
 
@@ -63,14 +64,20 @@ SAME_VILLAGE = Text("请选择另一个村", "Choose a different village")
 UNKNOWN_INFANT = Text("未找到该婴儿", "Unknown baby")
 NOTHING_TO_CHANGE = Text("请至少修改一项", "Change at least one field")
 NOT_CORRECTABLE = Text("该字段不能修改", "This field cannot be changed")
-CLOSED_BEFORE_REGISTRATION = Text("结案日期不能早于登记日期", "The closing date cannot be before registration")
+CLOSED_BEFORE_REGISTRATION = Text(
+    "结案日期不能早于登记日期", "The closing date cannot be before registration"
+)
 EDD_FROM_LMP = timedelta(days=280)
 
 
 def is_high_risk_newborn(ga_days: int | None, weight_g: int | None, asphyxia: bool, defect: bool) -> bool:
     """GA under 37 weeks, weight under 2,500 g, asphyxia or a birth defect: first visit within 3 days."""
-    return (ga_days is not None and ga_days < 37 * 7) or (weight_g is not None and weight_g < 2500) \
-        or asphyxia or defect
+    return (
+        (ga_days is not None and ga_days < 37 * 7)
+        or (weight_g is not None and weight_g < 2500)
+        or asphyxia
+        or defect
+    )
 
 
 @dataclass(frozen=True)
@@ -115,7 +122,9 @@ def pregnancy_in_scope(db: Session, actor: Actor, pregnancy_id: uuid.UUID) -> Pr
     return pregnancy
 
 
-def _existing(db: Session, model: type[FieldRecord], record_id: uuid.UUID, actor: Actor) -> FieldRecord | None:
+def _existing(
+    db: Session, model: type[FieldRecord], record_id: uuid.UUID, actor: Actor
+) -> FieldRecord | None:
     """A record already stored under this client UUID (a replay). Outside the caller's scope it is an error,
     so a guessed UUID reveals nothing."""
     row = db.get(model, record_id)
@@ -152,19 +161,27 @@ def _done(db: Session, ctx: WriteContext, pregnancy: Pregnancy, record: FieldRec
 
 
 def register_pregnancy(db: Session, ctx: WriteContext, data: RegistrationInput) -> Written:
-    """登记: a new woman (or a known one, by her UUID) with a new pregnancy and, optionally, a first risk grade."""
+    """登记: a new woman (or a known one, by her UUID) with a new pregnancy and optionally a first grade."""
     if db.get(Pregnancy, data.pregnancy_id) is not None:
         _existing(db, Pregnancy, data.pregnancy_id, ctx.actor)
         return Written(data.pregnancy_id, data.pregnancy_id, duplicate=True)
     id_number = normalise_id(data.id_number) if data.id_number else ""
     phone = data.phone
     errors = rules.check_woman(
-        name=data.name, id_number=id_number or None, birth_date=data.birth_date, phone=phone or None,
-        village_code=data.village_code, today=ctx.today,
+        name=data.name,
+        id_number=id_number or None,
+        birth_date=data.birth_date,
+        phone=phone or None,
+        village_code=data.village_code,
+        today=ctx.today,
     )
     errors += rules.check_pregnancy(
-        lmp=data.lmp, edd=data.edd, registered_on=data.registered_on, gravidity=data.gravidity,
-        parity=data.parity, today=ctx.today,
+        lmp=data.lmp,
+        edd=data.edd,
+        registered_on=data.registered_on,
+        gravidity=data.gravidity,
+        parity=data.parity,
+        today=ctx.today,
     )
     _raise_if(errors)
     _village(db, ctx.actor, data.village_code)
@@ -214,8 +231,13 @@ def register_pregnancy(db: Session, ctx: WriteContext, data: RegistrationInput) 
     db.add(pregnancy)
     db.flush()
     if data.colour:
-        grade = RiskGrade(pregnancy_id=pregnancy.id, assessed_on=data.registered_on, colour=data.colour,
-                          author_id=ctx.actor.user_id, id=uuid.uuid5(pregnancy.id, "first-grade"))
+        grade = RiskGrade(
+            pregnancy_id=pregnancy.id,
+            assessed_on=data.registered_on,
+            colour=data.colour,
+            author_id=ctx.actor.user_id,
+            id=uuid.uuid5(pregnancy.id, "first-grade"),
+        )
         ctx.stamp(grade)
         db.add(grade)
         db.flush()
@@ -246,19 +268,35 @@ def record_prenatal_visit(db: Session, ctx: WriteContext, data: PrenatalVisitInp
     records = CaseRecords(db, pregnancy)
     _raise_if(
         rules.check_prenatal_visit(
-            visited_on=data.visited_on, registered_on=pregnancy.registered_on,
-            outcome_on=records.outcome.outcome_on if records.outcome else None, lmp_or_none=_lmp(pregnancy),
-            today=ctx.today, bp_systolic=data.bp_systolic, bp_diastolic=data.bp_diastolic,
-            weight_kg=data.weight_kg, fundal_height_cm=data.fundal_height_cm, fetal_heart_bpm=data.fetal_heart_bpm,
+            visited_on=data.visited_on,
+            registered_on=pregnancy.registered_on,
+            outcome_on=records.outcome.outcome_on if records.outcome else None,
+            lmp_or_none=_lmp(pregnancy),
+            today=ctx.today,
+            bp_systolic=data.bp_systolic,
+            bp_diastolic=data.bp_diastolic,
+            weight_kg=data.weight_kg,
+            fundal_height_cm=data.fundal_height_cm,
+            fetal_heart_bpm=data.fetal_heart_bpm,
         )
     )
     visit = PrenatalVisit(
-        id=data.id, pregnancy_id=pregnancy.id, visited_on=data.visited_on, kind=data.kind,
-        check_no=data.check_no, facility=data.facility or None,
+        id=data.id,
+        pregnancy_id=pregnancy.id,
+        visited_on=data.visited_on,
+        kind=data.kind,
+        check_no=data.check_no,
+        facility=data.facility or None,
         ga_days=(data.visited_on - _lmp(pregnancy)).days,
-        bp_systolic=data.bp_systolic, bp_diastolic=data.bp_diastolic, weight_kg=data.weight_kg,
-        fundal_height_cm=data.fundal_height_cm, fetal_heart_bpm=data.fetal_heart_bpm,
-        danger_signs=data.danger_signs, advice=data.advice, next_on=data.next_on, author_id=ctx.actor.user_id,
+        bp_systolic=data.bp_systolic,
+        bp_diastolic=data.bp_diastolic,
+        weight_kg=data.weight_kg,
+        fundal_height_cm=data.fundal_height_cm,
+        fetal_heart_bpm=data.fetal_heart_bpm,
+        danger_signs=data.danger_signs,
+        advice=data.advice,
+        next_on=data.next_on,
+        author_id=ctx.actor.user_id,
     )
     return _done(db, ctx, pregnancy, visit, "prenatal_visit")
 
@@ -274,8 +312,15 @@ def set_risk_grade(db: Session, ctx: WriteContext, data: RiskInput) -> Written:
     pregnancy = pregnancy_in_scope(db, ctx.actor, data.pregnancy_id)
     _writable(pregnancy)
     _raise_if(rules.check_not_future("assessed_on", data.assessed_on, ctx.today))
-    grade = RiskGrade(id=data.id, pregnancy_id=pregnancy.id, assessed_on=data.assessed_on, colour=data.colour,
-                      purple=data.purple, factors=data.factors, author_id=ctx.actor.user_id)
+    grade = RiskGrade(
+        id=data.id,
+        pregnancy_id=pregnancy.id,
+        assessed_on=data.assessed_on,
+        colour=data.colour,
+        purple=data.purple,
+        factors=data.factors,
+        author_id=ctx.actor.user_id,
+    )
     return _done(db, ctx, pregnancy, grade, "risk_grade")
 
 
@@ -291,24 +336,43 @@ def record_outcome(db: Session, ctx: WriteContext, data: OutcomeInput) -> Writte
     babies = [{"sex": b.sex, "weight_g": b.weight_g, "alive": b.alive} for b in data.babies]
     _raise_if(
         rules.check_outcome(
-            outcome_on=data.outcome_on, lmp_or_none=pregnancy.lmp, registered_on=pregnancy.registered_on,
-            outcome_type=data.outcome_type, discharge_on=data.discharge_on, babies=babies, today=ctx.today,
+            outcome_on=data.outcome_on,
+            lmp_or_none=pregnancy.lmp,
+            registered_on=pregnancy.registered_on,
+            outcome_type=data.outcome_type,
+            discharge_on=data.discharge_on,
+            babies=babies,
+            today=ctx.today,
         )
     )
     lmp = _lmp(pregnancy)
     ga_days = (data.outcome_on - lmp).days
     outcome = Outcome(
-        id=data.id, pregnancy_id=pregnancy.id, outcome_on=data.outcome_on, outcome_type=data.outcome_type,
-        ga_days=ga_days, place=data.place, mode=data.mode, discharge_on=data.discharge_on,
-        n_babies=len(data.babies), author_id=ctx.actor.user_id,
+        id=data.id,
+        pregnancy_id=pregnancy.id,
+        outcome_on=data.outcome_on,
+        outcome_type=data.outcome_type,
+        ga_days=ga_days,
+        place=data.place,
+        mode=data.mode,
+        discharge_on=data.discharge_on,
+        n_babies=len(data.babies),
+        author_id=ctx.actor.user_id,
     )
     ctx.stamp(outcome)
     db.add(outcome)
     db.flush()
     for seq, baby in enumerate(data.babies, start=1):
         infant = Infant(
-            id=baby.id, pregnancy_id=pregnancy.id, outcome_id=outcome.id, seq=seq, sex=baby.sex,
-            birth_weight_g=baby.weight_g, alive_at_birth=baby.alive, asphyxia=baby.asphyxia, defect=baby.defect,
+            id=baby.id,
+            pregnancy_id=pregnancy.id,
+            outcome_id=outcome.id,
+            seq=seq,
+            sex=baby.sex,
+            birth_weight_g=baby.weight_g,
+            alive_at_birth=baby.alive,
+            asphyxia=baby.asphyxia,
+            defect=baby.defect,
             high_risk=is_high_risk_newborn(ga_days, baby.weight_g, baby.asphyxia, baby.defect),
             author_id=ctx.actor.user_id,
         )
@@ -335,13 +399,17 @@ def record_postnatal_visit(db: Session, ctx: WriteContext, data: PostnatalInput)
         raise _fail("infant_id", UNKNOWN_INFANT)
     _raise_if(
         rules.check_postnatal_visit(
-            visited_on=data.visited_on, outcome_on=records.outcome.outcome_on, today=ctx.today,
-            mother_temperature_c=data.mother_temperature_c, mother_bp_systolic=data.mother_bp_systolic,
-            mother_bp_diastolic=data.mother_bp_diastolic, infant_weight_g=data.infant_weight_g,
+            visited_on=data.visited_on,
+            outcome_on=records.outcome.outcome_on,
+            today=ctx.today,
+            mother_temperature_c=data.mother_temperature_c,
+            mother_bp_systolic=data.mother_bp_systolic,
+            mother_bp_diastolic=data.mother_bp_diastolic,
+            infant_weight_g=data.infant_weight_g,
             infant_temperature_c=data.infant_temperature_c,
         )
     )
-    visit = PostnatalVisit(**{**as_fields(data), "author_id": ctx.actor.user_id})
+    visit = PostnatalVisit.model_validate({**as_fields(data), "author_id": ctx.actor.user_id})
     return _done(db, ctx, pregnancy, visit, "postnatal_visit")
 
 
@@ -362,9 +430,16 @@ def close_case(db: Session, ctx: WriteContext, data: ClosureInput) -> Written:
     _raise_if(errors)
     if data.infant_id is not None and data.infant_id not in {i.id for i in records.infants}:
         raise _fail("infant_id", UNKNOWN_INFANT)
-    closure = Closure(id=data.id, pregnancy_id=pregnancy.id, infant_id=data.infant_id, kind=data.kind,
-                      closed_on=data.closed_on, reason=data.reason, from_village_code=pregnancy.village_code,
-                      author_id=ctx.actor.user_id)
+    closure = Closure(
+        id=data.id,
+        pregnancy_id=pregnancy.id,
+        infant_id=data.infant_id,
+        kind=data.kind,
+        closed_on=data.closed_on,
+        reason=data.reason,
+        from_village_code=pregnancy.village_code,
+        author_id=ctx.actor.user_id,
+    )
     if data.kind == "transferred":
         if data.to_village_code == pregnancy.village_code:
             raise _fail("to_village_code", SAME_VILLAGE)
@@ -372,7 +447,9 @@ def close_case(db: Session, ctx: WriteContext, data: ClosureInput) -> Written:
         if area is None or data.to_village_code[9:] == "000":
             raise _fail("to_village_code", UNKNOWN_VILLAGE)
         closure.to_village_code = data.to_village_code
-        db.add(CaseChange(pregnancy_id=pregnancy.id, village_code=pregnancy.village_code))  # tell the old village
+        db.add(
+            CaseChange(pregnancy_id=pregnancy.id, village_code=pregnancy.village_code)
+        )  # tell the old village
         pregnancy.village_code = data.to_village_code
         woman = db.get(Woman, pregnancy.woman_id)
         if woman is not None:
@@ -389,12 +466,38 @@ def _close(pregnancy: Pregnancy, on: date, reason: str) -> None:
 
 
 CORRECTABLE_FIELDS: dict[str, tuple[type[FieldRecord], tuple[str, ...]]] = {
-    "prenatal_visit": (PrenatalVisit, ("visited_on", "kind", "check_no", "facility", "bp_systolic", "bp_diastolic",
-                                       "weight_kg", "fundal_height_cm", "fetal_heart_bpm", "danger_signs", "advice",
-                                       "next_on")),
-    "postnatal_visit": (PostnatalVisit, ("visited_on", "milestone", "mother_temperature_c", "mother_bp_systolic",
-                                         "mother_bp_diastolic", "infant_weight_g", "infant_temperature_c",
-                                         "jaundice", "feeding", "notes")),
+    "prenatal_visit": (
+        PrenatalVisit,
+        (
+            "visited_on",
+            "kind",
+            "check_no",
+            "facility",
+            "bp_systolic",
+            "bp_diastolic",
+            "weight_kg",
+            "fundal_height_cm",
+            "fetal_heart_bpm",
+            "danger_signs",
+            "advice",
+            "next_on",
+        ),
+    ),
+    "postnatal_visit": (
+        PostnatalVisit,
+        (
+            "visited_on",
+            "milestone",
+            "mother_temperature_c",
+            "mother_bp_systolic",
+            "mother_bp_diastolic",
+            "infant_weight_g",
+            "infant_temperature_c",
+            "jaundice",
+            "feeding",
+            "notes",
+        ),
+    ),
     "outcome": (Outcome, ("outcome_on", "place", "mode", "discharge_on")),
     "risk_grade": (RiskGrade, ("assessed_on", "colour", "purple", "factors")),
     "closure": (Closure, ("closed_on", "reason")),
@@ -426,10 +529,15 @@ def correct_record(db: Session, ctx: WriteContext, data: CorrectionInput) -> Wri
         _check_amended(db, ctx, pregnancy, target, changes)
     previous = {k: as_json_dict(target).get(k) for k in changes}
     correction = Correction(
-        id=data.id, target_type=data.target_type, target_id=target.id, kind=data.kind,
+        id=data.id,
+        target_type=data.target_type,
+        target_id=target.id,
+        kind=data.kind,
         changes=json.dumps(as_json_dict_plain(changes), ensure_ascii=False),
-        previous=json.dumps(previous, ensure_ascii=False), reason=data.reason,
-        village_code=pregnancy.village_code, author_id=ctx.actor.user_id,
+        previous=json.dumps(previous, ensure_ascii=False),
+        reason=data.reason,
+        village_code=pregnancy.village_code,
+        author_id=ctx.actor.user_id,
     )
     if data.target_type == "outcome" and data.kind == "void":
         pass  # its babies drop out with it (CaseRecords reads infants of the live outcome only)
@@ -463,30 +571,42 @@ def _typed_changes(target: FieldRecord, raw: dict[str, str]) -> dict[str, object
     return out
 
 
-def _check_amended(db: Session, ctx: WriteContext, pregnancy: Pregnancy, target: FieldRecord,
-                   changes: dict[str, object]) -> None:
+def _check_amended(
+    db: Session, ctx: WriteContext, pregnancy: Pregnancy, target: FieldRecord, changes: dict[str, object]
+) -> None:
     """The amended record must pass the same rules as a new one."""
     merged = target.model_copy(update=changes)
     records = CaseRecords(db, pregnancy)
     errors: list[FieldError] = []
     if isinstance(merged, PrenatalVisit):
         errors = rules.check_prenatal_visit(
-            visited_on=merged.visited_on, registered_on=pregnancy.registered_on,
-            outcome_on=records.outcome.outcome_on if records.outcome else None, lmp_or_none=_lmp(pregnancy),
-            today=ctx.today, bp_systolic=merged.bp_systolic, bp_diastolic=merged.bp_diastolic,
-            weight_kg=merged.weight_kg, fundal_height_cm=merged.fundal_height_cm,
+            visited_on=merged.visited_on,
+            registered_on=pregnancy.registered_on,
+            outcome_on=records.outcome.outcome_on if records.outcome else None,
+            lmp_or_none=_lmp(pregnancy),
+            today=ctx.today,
+            bp_systolic=merged.bp_systolic,
+            bp_diastolic=merged.bp_diastolic,
+            weight_kg=merged.weight_kg,
+            fundal_height_cm=merged.fundal_height_cm,
             fetal_heart_bpm=merged.fetal_heart_bpm,
         )
     elif isinstance(merged, PostnatalVisit) and records.outcome is not None:
         errors = rules.check_postnatal_visit(
-            visited_on=merged.visited_on, outcome_on=records.outcome.outcome_on, today=ctx.today,
-            mother_temperature_c=merged.mother_temperature_c, mother_bp_systolic=merged.mother_bp_systolic,
-            mother_bp_diastolic=merged.mother_bp_diastolic, infant_weight_g=merged.infant_weight_g,
+            visited_on=merged.visited_on,
+            outcome_on=records.outcome.outcome_on,
+            today=ctx.today,
+            mother_temperature_c=merged.mother_temperature_c,
+            mother_bp_systolic=merged.mother_bp_systolic,
+            mother_bp_diastolic=merged.mother_bp_diastolic,
+            infant_weight_g=merged.infant_weight_g,
             infant_temperature_c=merged.infant_temperature_c,
         )
     elif isinstance(merged, (RiskGrade, Closure)):
         on = merged.assessed_on if isinstance(merged, RiskGrade) else merged.closed_on
-        errors = rules.check_not_future("assessed_on" if isinstance(merged, RiskGrade) else "closed_on", on, ctx.today)
+        errors = rules.check_not_future(
+            "assessed_on" if isinstance(merged, RiskGrade) else "closed_on", on, ctx.today
+        )
     if errors:
         raise ValidationFailed([FieldError(f"new-{e.field}", e.text) for e in errors])
 
@@ -496,8 +616,13 @@ def as_json_dict_plain(values: dict[str, object]) -> dict[str, object]:
 
 
 def edit_registration(
-    db: Session, ctx: WriteContext, target_type: str, target_id: uuid.UUID, changes: dict[str, str],
-    edit_id: uuid.UUID, reason: str = "",
+    db: Session,
+    ctx: WriteContext,
+    target_type: str,
+    target_id: uuid.UUID,
+    changes: dict[str, str],
+    edit_id: uuid.UUID,
+    reason: str = "",
 ) -> Written:
     """Edit a registration field of a woman or pregnancy (name, phone, address, EDD, …). Two devices editing
     the same field: the edit made later on its device wins; the earlier stays in history marked superseded,
@@ -506,25 +631,33 @@ def edit_registration(
         if not ctx.actor.scope.covers(row.village_code):
             raise NotFound(str(edit_id))
         return Written(row.id, row.target_id, duplicate=True)
-    editable = {"woman": ("name", "phone", "address"), "pregnancy": ("edd", "edd_source", "gravidity", "parity")}
+    editable = {
+        "woman": ("name", "phone", "address"),
+        "pregnancy": ("edd", "edd_source", "gravidity", "parity"),
+    }
     if target_type not in editable:
         raise _fail("target_type", NOT_CORRECTABLE)
-    target: Woman | Pregnancy | None = db.get(Woman if target_type == "woman" else Pregnancy, target_id)
+    target: Woman | Pregnancy | None = (
+        db.get(Woman, target_id) if target_type == "woman" else db.get(Pregnancy, target_id)
+    )
     if target is None or not ctx.actor.scope.covers(target.village_code):
         raise NotFound(str(target_id))
     bad = [k for k in changes if k not in editable[target_type]]
     if bad:
         raise ValidationFailed([FieldError(f"new-{k}", NOT_CORRECTABLE) for k in bad])
     typed = _typed_changes(target, changes) if changes else {}
-    if "phone" in typed and typed["phone"]:
+    if typed.get("phone"):
         try:
             typed["phone"] = normalise_phone(str(typed["phone"]))
         except ValueError:
             raise _fail("new-phone", rules.PHONE_NOT_MOBILE) from None
     recorded_at = ctx.recorded_at or utcnow()
     earlier = db.exec(
-        select(Correction).where(Correction.target_id == target_id, Correction.kind == "edit",
-                                 col(Correction.superseded).is_(False))
+        select(Correction).where(
+            Correction.target_id == target_id,
+            Correction.kind == "edit",
+            col(Correction.superseded).is_(False),
+        )
     ).all()
     applied: dict[str, object] = {}
     for name, value in typed.items():
@@ -537,10 +670,15 @@ def edit_registration(
             db.add(c)
         applied[name] = value
     correction = Correction(
-        id=edit_id, target_type=target_type, target_id=target_id, kind="edit",
+        id=edit_id,
+        target_type=target_type,
+        target_id=target_id,
+        kind="edit",
         changes=json.dumps(as_json_dict_plain(typed), ensure_ascii=False),
         previous=json.dumps({k: as_json_dict(target).get(k) for k in typed}, ensure_ascii=False),
-        reason=reason, superseded=len(applied) < len(typed), village_code=target.village_code,
+        reason=reason,
+        superseded=len(applied) < len(typed),
+        village_code=target.village_code,
         author_id=ctx.actor.user_id,
     )
     for name, value in applied.items():
