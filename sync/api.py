@@ -1,0 +1,5 @@
+"""(being built)"""
+
+from typing import Any
+
+ROUTES: list[Any] = []
