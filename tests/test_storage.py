@@ -125,3 +125,29 @@ def test_the_overdue_query_uses_the_scope_index(engine: Engine, db_kind: str) ->
             plan = " ".join(str(r) for r in conn.execute(text("EXPLAIN " + sql)))
             assert "ix_due_item_open_scope" in plan
     assert col(DueItem.is_open) is not None
+
+
+
+def test_a_known_id_number_never_appears_in_clear_in_the_database_file(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    import shutil
+
+    from backend.lib.idcard import synthetic_id
+    from tests.conftest import TEST_SECRET, make_cast
+
+    shutil.copy(sqlite_template, tmp_path / "suifang.db")
+    settings = Settings(data_dir=tmp_path, secret_key=TEST_SECRET, environment="test")
+    engine = make_engine(settings)
+    id_number = synthetic_id("110105", date(1994, 12, 31), 2)
+    today = date.today()
+    with Session(engine) as db:
+        cast = make_cast(db)
+        ctx = cast.ctx(cast.cadre_a, db, today)
+        raw = {**_registration(today), "id_number": id_number, "birth_date": "1994-12-31"}
+        services.register_pregnancy(db, ctx, forms.read_registration(raw))
+        db.commit()
+    engine.dispose()
+    blob = b"".join(p.read_bytes() for p in tmp_path.glob("suifang.db*"))
+    assert id_number.encode() not in blob and id_number.encode("utf-16-le") not in blob
+    assert (id_number[:6] + "********" + id_number[-4:]).encode() in blob  # only the mask is stored in clear
