@@ -19,6 +19,7 @@ REQUIRED = Text("此项必填", "This field is required")
 BAD_CHOICE = Text("请选择一项", "Choose one of the options")
 BAD_ID = Text("编号无效", "Invalid identifier")
 
+EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2199, 12, 31)
 VISIT_KINDS = ("home", "township", "check", "phone", "urged")
 COLOURS = ("green", "yellow", "orange", "red")
 OUTCOME_TYPES = (
@@ -54,6 +55,10 @@ class Reader:
         try:
             value = parse_date(str(self.raw.get(name) or ""))
         except ValueError:
+            self.errors.append(FieldError(name, BAD_DATE))
+            return None
+        if value is not None and not EARLIEST_DATE <= value <= LATEST_DATE:
+            # No follow-up date lies outside these; refusing them here also keeps date arithmetic in range.
             self.errors.append(FieldError(name, BAD_DATE))
             return None
         if value is None and required:

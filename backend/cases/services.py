@@ -8,12 +8,19 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from annotated_types import MaxLen
 from sqlmodel import Session, col, select
 
 from backend.accounts.services import Actor, audit
 from backend.areas.models import Area
 from backend.cases import rules
 from backend.cases.forms import (
+    BAD_CHOICE,
+    CHECK_REQUIRED,
+    COLOURS,
+    EDD_SOURCES,
+    MILESTONES,
+    VISIT_KINDS,
     ClosureInput,
     CorrectionInput,
     OutcomeInput,
@@ -544,16 +551,32 @@ def correct_record(db: Session, ctx: WriteContext, data: CorrectionInput) -> Wri
     return _done(db, ctx, pregnancy, correction, f"{data.kind}_{data.target_type}")
 
 
+# Fields an amendment may only set to what the forms offer (free text is limited by its column's length).
+CHOICES: dict[str, tuple[str, ...]] = {
+    "kind": VISIT_KINDS, "milestone": MILESTONES, "colour": COLOURS, "edd_source": EDD_SOURCES,
+    "feeding": ("breast", "mixed", "formula"), "check_no": ("1", "2", "3", "4", "5"),
+}
+TOO_LONG = Text("内容过长，最多 {n} 个字", "Too long: at most {n} characters")
+
+
+def _max_length(model: type[FieldRecord], name: str) -> int | None:
+    return next((m.max_length for m in model.model_fields[name].metadata if isinstance(m, MaxLen)), None)
+
+
 def _typed_changes(target: FieldRecord, raw: dict[str, str]) -> dict[str, object]:
     """Parse the new values with the same parsers as the forms, keeping only real changes."""
     from backend.cases.forms import Reader
 
     reader = Reader(raw)
+    model = type(target)
     out: dict[str, object] = {}
     for name, text in raw.items():
         current = getattr(target, name)
-        annotation = str(type(target).model_fields[name].annotation)
+        annotation = str(model.model_fields[name].annotation)
         value: object
+        if name in CHOICES and text.strip() not in CHOICES[name]:
+            reader.errors.append(FieldError(name, BAD_CHOICE))
+            continue
         if "date" in annotation:
             value = reader.date(name, required=True)
         elif "int" in annotation:
@@ -564,6 +587,10 @@ def _typed_changes(target: FieldRecord, raw: dict[str, str]) -> dict[str, object
             value = reader.flag(name)
         else:
             value = text.strip()
+            limit = _max_length(model, name)
+            if limit is not None and len(value) > limit:
+                reader.errors.append(FieldError(name, TOO_LONG.format(n=limit)))
+                continue
         if value != current:
             out[name] = value
     if reader.errors:
@@ -579,6 +606,10 @@ def _check_amended(
     records = CaseRecords(db, pregnancy)
     errors: list[FieldError] = []
     if isinstance(merged, PrenatalVisit):
+        if merged.kind == "township" and ctx.actor.role == "village" and "kind" in changes:
+            raise _fail("new-kind", TOWNSHIP_ONLY)
+        if merged.kind == "check" and merged.check_no is None:
+            raise _fail("new-check_no", CHECK_REQUIRED)
         errors = rules.check_prenatal_visit(
             visited_on=merged.visited_on,
             registered_on=pregnancy.registered_on,
@@ -651,6 +682,11 @@ def edit_registration(
             typed["phone"] = normalise_phone(str(typed["phone"]))
         except ValueError:
             raise _fail("new-phone", rules.PHONE_NOT_MOBILE) from None
+    if isinstance(target, Pregnancy) and typed:
+        merged = target.model_copy(update=typed)
+        errors = rules.check_pregnancy(lmp=merged.lmp, edd=merged.edd, registered_on=merged.registered_on,
+                                       gravidity=merged.gravidity, parity=merged.parity, today=ctx.today)
+        _raise_if([FieldError(f"new-{e.field}", e.text) for e in errors])
     recorded_at = ctx.recorded_at or utcnow()
     earlier = db.exec(
         select(Correction).where(
