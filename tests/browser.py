@@ -102,8 +102,10 @@ def live_server(tmp_path: Path, sqlite_template: Path) -> Iterator[LiveServer]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Module-scoped: Playwright's sync API keeps an event loop running while it lives, which would break the
+    asyncio tests of later modules; closing it with each module keeps the two apart."""
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield b
