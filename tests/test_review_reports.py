@@ -1,0 +1,74 @@
+"""The monthly report against a hand-computed fixture (tests/review_factory.make_october): every expected
+number below was worked out by hand from DOMAIN.md §6, not by running the code."""
+
+from datetime import date
+
+from sqlmodel import Session
+
+from backend.review.periods import month_of
+from backend.review.reports import county_report, township_report
+from tests.conftest import COUNTY, TOWNSHIP_T, VILLAGE_A, VILLAGE_B, Cast
+from tests.review_factory import make_october
+
+OCTOBER = month_of(date(2026, 10, 1))
+TODAY = date(2026, 11, 20)
+
+
+def rates(row: object) -> dict[str, tuple[int, int]]:
+    return {name: (r.numerator, r.denominator) for name, r in row.indicators.items()}  # type: ignore[attr-defined]
+
+
+def test_the_township_indicators_match_the_hand_computed_fixture(db: Session, cast: Cast) -> None:
+    make_october(db, cast)
+    report = township_report(db, TOWNSHIP_T, OCTOBER, TODAY)
+    by_code = {r.code: r for r in report.rows}
+    # Live births: A = Anna's twins (2); B = Cora (1) + Dora, who delivered after moving to B (1). Bella's
+    # stillbirth is no live birth; Ella is in township U.
+    assert rates(report.total) == {
+        "early_booking": (2, 4),  # Anna (9+6) and Cora (10+1) booked by 12+6; Dora at 13+5 was not
+        "antenatal_management": (1, 4),  # only Anna has all five checks
+        "postpartum_visit": (3, 4),  # Anna 5 d, Cora 21 d, Dora 3 d after discharge/birth
+        "postpartum_visit_7d": (2, 4),  # Cora's 21 days is late
+        "newborn_visit": (4, 4),  # every baby seen within 28 days
+        "newborn_visit_on_time": (2, 4),  # twin 1 (2 d ≤ 3), Dora's boy (3 d ≤ 7); twin 2 (5 d > 3), Cora's 21 d
+        "high_risk_management": (1, 2),  # Gina visited after grading, nothing overdue; Fay never visited
+    }
+    assert rates(by_code[VILLAGE_A]) == {
+        "early_booking": (1, 2), "antenatal_management": (1, 2), "postpartum_visit": (1, 2),
+        "postpartum_visit_7d": (1, 2), "newborn_visit": (2, 2), "newborn_visit_on_time": (1, 2),
+        "high_risk_management": (1, 1),
+    }
+    assert rates(by_code[VILLAGE_B]) == {
+        "early_booking": (1, 2), "antenatal_management": (0, 2), "postpartum_visit": (2, 2),
+        "postpartum_visit_7d": (1, 2), "newborn_visit": (2, 2), "newborn_visit_on_time": (1, 2),
+        "high_risk_management": (0, 1),
+    }
+    assert all(r.small for _, r in report.total.indicators.items())  # every denominator is under 20
+
+
+def test_the_monthly_report_counts_events_per_village_and_in_total(db: Session, cast: Cast) -> None:
+    make_october(db, cast)
+    report = township_report(db, TOWNSHIP_T, OCTOBER, TODAY)
+    a, b = ({r.code: r for r in report.rows}[v].events for v in (VILLAGE_A, VILLAGE_B))
+    assert (a.registrations, b.registrations) == (1, 0)  # Gina, 1 Oct
+    assert dict(a.outcomes) == {"live_birth": 1, "stillbirth": 1}
+    assert dict(b.outcomes) == {"live_birth": 2}
+    assert (a.boys, a.girls, b.boys, b.girls) == (1, 1, 1, 1)
+    assert (a.transfers_out, a.transfers_in, b.transfers_out, b.transfers_in) == (1, 0, 0, 1)
+    assert (a.lost, b.lost) == (0, 1)
+    total = report.total.events
+    assert (total.registrations, total.live_births, total.boys, total.girls) == (1, 4, 2, 2)
+    assert (total.maternal_deaths, total.infant_deaths, total.moved_out) == (0, 0, 0)
+    assert report.sex_ratio is None  # never on a township's report
+
+
+def test_the_county_view_puts_townships_side_by_side_and_withholds_the_sex_ratio_under_1000_births(
+    db: Session, cast: Cast
+) -> None:
+    make_october(db, cast)
+    report = county_report(db, COUNTY, OCTOBER, TODAY)
+    births = {r.code: r.events.live_births for r in report.rows}
+    assert births == {TOWNSHIP_T: 4, "990101101000": 1}
+    assert report.total.indicators.newborn_visit.denominator == 5
+    assert report.sex_ratio is not None and not report.sex_ratio.computable
+    assert (report.sex_ratio.boys, report.sex_ratio.girls) == (3, 2)
