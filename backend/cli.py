@@ -1,4 +1,4 @@
-"""The `suifang` command: run, migrate, demo, create-user, import-areas (and, as they land, alerts)."""
+"""The `suifang` command: run, migrate, demo, create-user, import-areas, alerts run, vapid."""
 
 import argparse
 import csv
@@ -131,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     ia = sub.add_parser("import-areas", help="import or update areas from a CSV of code,name")
     ia.add_argument("csv")
     ia.set_defaults(func=cmd_import_areas)
+    from backend.alerts.commands import add_commands as add_alert_commands
+
+    add_alert_commands(sub)  # alerts run, vapid
     return parser
 
 
