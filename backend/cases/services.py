@@ -563,8 +563,10 @@ def _max_length(model: type[FieldRecord], name: str) -> int | None:
     return next((m.max_length for m in model.model_fields[name].metadata if isinstance(m, MaxLen)), None)
 
 
-def _typed_changes(target: FieldRecord, raw: dict[str, str]) -> dict[str, object]:
-    """Parse the new values with the same parsers as the forms, keeping only real changes."""
+def _typed_changes(target: FieldRecord, raw: dict[str, str], *,
+                   keep_unchanged: bool = False) -> dict[str, object]:
+    """Parse the new values with the same parsers as the forms, keeping only real changes (every value with
+    `keep_unchanged`: a registration edit records what it sets, whatever the field held when it arrived)."""
     from backend.cases.forms import Reader
 
     reader = Reader(raw)
@@ -591,7 +593,7 @@ def _typed_changes(target: FieldRecord, raw: dict[str, str]) -> dict[str, object
             if limit is not None and len(value) > limit:
                 reader.errors.append(FieldError(name, TOO_LONG.format(n=limit)))
                 continue
-        if value != current:
+        if keep_unchanged or value != current:
             out[name] = value
     if reader.errors:
         raise ValidationFailed([FieldError(f"new-{e.field}", e.text) for e in reader.errors])
@@ -676,7 +678,7 @@ def edit_registration(
     bad = [k for k in changes if k not in editable[target_type]]
     if bad:
         raise ValidationFailed([FieldError(f"new-{k}", NOT_CORRECTABLE) for k in bad])
-    typed = _typed_changes(target, changes) if changes else {}
+    typed = _typed_changes(target, changes, keep_unchanged=True) if changes else {}
     if typed.get("phone"):
         try:
             typed["phone"] = normalise_phone(str(typed["phone"]))
@@ -688,22 +690,21 @@ def edit_registration(
                                        gravidity=merged.gravidity, parity=merged.parity, today=ctx.today)
         _raise_if([FieldError(f"new-{e.field}", e.text) for e in errors])
     recorded_at = ctx.recorded_at or utcnow()
-    earlier = db.exec(
-        select(Correction).where(
-            Correction.target_id == target_id,
-            Correction.kind == "edit",
-            col(Correction.superseded).is_(False),
-        )
+    # Every earlier edit counts, superseded or not: one superseded for another field may still hold the
+    # latest value of this one. Ties on device time go to the larger edit id: arrival order never decides.
+    edits = db.exec(
+        select(Correction).where(col(Correction.target_id) == target_id, Correction.kind == "edit")
     ).all()
+    ours = (recorded_at, str(edit_id))
     applied: dict[str, object] = {}
     for name, value in typed.items():
-        rivals = [c for c in earlier if name in json.loads(c.changes)]
-        later = [c for c in rivals if c.recorded_at > recorded_at]
-        if later:
+        rivals = [c for c in edits if name in json.loads(c.changes)]
+        if any((c.recorded_at, str(c.id)) > ours for c in rivals):
             continue  # a later edit from another device already won; ours is history only
         for c in rivals:
-            c.superseded = True
-            db.add(c)
+            if not c.superseded:
+                c.superseded = True
+                db.add(c)
         applied[name] = value
     correction = Correction(
         id=edit_id,
@@ -726,5 +727,8 @@ def edit_registration(
     db.flush()
     if pregnancy is not None:
         refresh_due_items(db, pregnancy)
+    else:  # the woman's details are part of each of her cases that phones hold
+        for p in db.exec(select(Pregnancy).where(Pregnancy.woman_id == target_id)):
+            db.add(CaseChange(pregnancy_id=p.id, village_code=p.village_code))
     audit(db, ctx.actor.user_id, f"edit_{target_type}", target_type, str(target_id), device=ctx.device_id)
     return Written(correction.id, pregnancy.id if pregnancy else target_id)
