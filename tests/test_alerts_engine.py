@@ -57,6 +57,7 @@ def alert_settings(settings: Settings, push_receiver: PushReceiver) -> Settings:
 
 def alerts(db: Session) -> list[Alert]:
     db.rollback()  # end the test's read transaction: see what the job committed since
+    db.expire_all()  # rollback() expires nothing when no transaction was open
     return list(db.exec(select(Alert).order_by(col(Alert.id))).all())
 
 
