@@ -6,10 +6,10 @@ the day it happened (registration, delivery, due date), so a mid-period transfer
 
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import Session, col, select
@@ -137,9 +137,7 @@ def _ids_of(fixes: dict[uuid.UUID, list[Correction]], target_type: str) -> set[u
     return {tid for tid, cs in fixes.items() if any(c.target_type == target_type for c in cs)}
 
 
-def _during(
-    column: Any, period: Period, amended: set[uuid.UUID], id_column: Any
-) -> ColumnElement[bool]:
+def _during(column: Any, period: Period, amended: set[uuid.UUID], id_column: Any) -> ColumnElement[bool]:
     """Rows dated in the period, plus every amended row (an amendment may move a date into it)."""
     inside = and_(col(column) >= period.start, col(column) <= period.end)
     return or_(inside, col(id_column).in_(amended)) if amended else inside
@@ -397,7 +395,7 @@ def build_report(
     units: Sequence[tuple[str, str]],
     unit_of: Callable[[str], str],
 ) -> Report:
-    """A report whose rows are `units` (code, name); every village count goes to the row `unit_of(village)`."""
+    """A report whose rows are `units` (code, name); each village's counts go to row `unit_of(village)`."""
     fixes = cov.load_corrections(db, scope)
     moves = cov.load_moves(db, scope, fixes)
     coverage = cov.coverage_by_village(db, scope, period, today, moves)

@@ -1,0 +1,167 @@
+"""The supervisor's dashboard for one township and period: a row per village and per cadre (coverage,
+people in follow-up, last sync, rejected operations), villages without an active cadre, and the 12-month
+trend. Sorting is by a named column, so plain links sort it without JavaScript."""
+
+import importlib
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from backend.review import coverage as cov
+from backend.review.indicators import Coverage, total_coverage
+from backend.review.periods import Period, last_months, month_of
+from backend.scope import Scope
+
+
+@dataclass
+class VillageRow:
+    code: str
+    name: str
+    coverage: Coverage
+    pregnancies: int
+    infants: int
+    cadres: list[cov.Cadre]
+
+
+@dataclass
+class CadreRow:
+    user_id: uuid.UUID
+    name: str
+    villages: list[str]
+    coverage: Coverage
+    pregnancies: int
+    infants: int
+    last_sync_at: datetime | None
+    rejected: int | None
+    """Operations of hers the server rejected and she has not fixed or discarded; None when unknown."""
+
+
+@dataclass
+class Dashboard:
+    area_code: str
+    area_name: str
+    period: Period
+    villages: list[VillageRow]
+    cadres: list[CadreRow]
+    total: Coverage
+    pregnancies: int
+    infants: int
+    trend: list[tuple[Period, Coverage]]
+    rejected_known: bool
+
+    @property
+    def unassigned(self) -> list[VillageRow]:
+        """Villages with no active cadre: their open items are the township's until one is assigned."""
+        return [v for v in self.villages if not v.cadres]
+
+
+def rejected_counts(db: Session, scope: Scope) -> Mapping[uuid.UUID, int] | None:
+    """Pending rejected sync operations per user, from the sync package when it offers
+    `rejected_counts(db, scope)`; None (shown as "—") until it does. Looked up at run time because domain
+    packages never import `sync` (DESIGN.md §2)."""
+    for name in ("sync.queries", "sync.services", "sync.status", "sync"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        fn: Callable[[Session, Scope], Any] | None = getattr(module, "rejected_counts", None)
+        if fn is not None:
+            return dict(fn(db, scope))
+    return None
+
+
+def as_of(period: Period, today: date) -> date:
+    """The day people in follow-up are counted: the period's last day, or today while it runs."""
+    return min(period.end, today)
+
+
+def build_dashboard(db: Session, township: str, area_name: str, period: Period, today: date) -> Dashboard:
+    scope = Scope((township[:9],))
+    fixes = cov.load_corrections(db, scope)
+    moves = cov.load_moves(db, scope, fixes)
+    trend_months = last_months(month_of(as_of(period, today)), 12)
+    # One pass over the due items of the trend's months; a month inside it needs no second query.
+    counts = cov.coverage_counts(db, scope, trend_months, today, moves)
+    if period in trend_months:
+        index = trend_months.index(period)
+        per_period = {code: c for (code, i), c in counts.items() if i == index}
+    else:
+        per_period = cov.coverage_by_village(db, scope, period, today, moves)
+    trend = [
+        (m, total_coverage(c for (_, i), c in counts.items() if i == index))
+        for index, m in enumerate(trend_months)
+    ]
+    day = as_of(period, today)
+    pregnancies = cov.active_pregnancies(db, scope, day)
+    infants = cov.infants_in_follow_up(db, scope, day)
+    cadres = cov.cadres_in(db, scope)
+    by_village = cov.responsible(cadres)
+    villages = [
+        VillageRow(
+            a.code,
+            a.name,
+            per_period.get(a.code, Coverage()),
+            pregnancies[a.code],
+            infants[a.code],
+            by_village.get(a.code, []),
+        )
+        for a in cov.villages_in(db, scope)
+    ]
+    names = {v.code: v.name for v in villages}
+    rejected = rejected_counts(db, scope)
+    cadre_rows = [
+        CadreRow(
+            c.user_id,
+            c.name,
+            [names.get(code, code) for code in c.villages],
+            total_coverage(per_period.get(code, Coverage()) for code in c.villages),
+            sum(pregnancies[code] for code in c.villages),
+            sum(infants[code] for code in c.villages),
+            c.last_sync_at,
+            None if rejected is None else rejected.get(c.user_id, 0),
+        )
+        for c in cadres
+    ]
+    return Dashboard(
+        township,
+        area_name,
+        period,
+        villages,
+        cadre_rows,
+        total_coverage(v.coverage for v in villages),
+        sum(v.pregnancies for v in villages),
+        sum(v.infants for v in villages),
+        trend,
+        rejected is not None,
+    )
+
+
+SORT_KEYS: dict[str, Callable[[Any], Any]] = {
+    "name": lambda r: r.name,
+    "pregnancies": lambda r: r.pregnancies,
+    "infants": lambda r: r.infants,
+    "due": lambda r: r.coverage.due,
+    "on_time": lambda r: r.coverage.on_time,
+    "late": lambda r: r.coverage.late,
+    "overdue": lambda r: r.coverage.overdue,
+    "missed": lambda r: r.coverage.missed,
+    "cancelled": lambda r: r.coverage.cancelled,
+    "coverage": lambda r: (r.coverage.rate.value is None, r.coverage.rate.value or 0.0),
+    "sync": lambda r: (r.last_sync_at is None, r.last_sync_at.timestamp() if r.last_sync_at else 0.0),
+    "rejected": lambda r: r.rejected or 0,
+}
+
+
+def sort_rows(rows: Sequence[Any], key: str, direction: str) -> list[Any]:
+    """Rows sorted by a named column (unknown names sort by name); `direction` is asc or desc. Places with
+    nothing due sort last whichever way coverage is sorted."""
+    fn = SORT_KEYS.get(key, SORT_KEYS["name"])
+    if key == "coverage":
+        present = [r for r in rows if r.coverage.rate.value is not None]
+        absent = [r for r in rows if r.coverage.rate.value is None]
+        return sorted(present, key=fn, reverse=direction == "desc") + absent
+    return sorted(rows, key=fn, reverse=direction == "desc")
