@@ -23,10 +23,21 @@ def woman_id_number(born: date = date(1995, 3, 14), seq: int = 2) -> str:
 def registration_form(village: str, today: date, **overrides: Any) -> dict[str, str]:
     """A woman registered today at 8+0 weeks, gravida 2 para 1."""
     form = {
-        "id": str(uuid.uuid4()), "woman_id": str(uuid.uuid4()), "name": "刘小红",
-        "id_number": "", "birth_date": "1995-03-14", "phone": "13912345678", "village_code": village,
-        "address": "3组12号", "lmp": (today - 56 * DAY).isoformat(), "edd": "", "edd_source": "lmp",
-        "gravidity": "2", "parity": "1", "registered_on": today.isoformat(), "colour": "green",
+        "id": str(uuid.uuid4()),
+        "woman_id": str(uuid.uuid4()),
+        "name": "刘小红",
+        "id_number": "",
+        "birth_date": "1995-03-14",
+        "phone": "13912345678",
+        "village_code": village,
+        "address": "3组12号",
+        "lmp": (today - 56 * DAY).isoformat(),
+        "edd": "",
+        "edd_source": "lmp",
+        "gravidity": "2",
+        "parity": "1",
+        "registered_on": today.isoformat(),
+        "colour": "green",
     }
     if overrides.get("id_number") and "birth_date" not in overrides:
         form["birth_date"] = ""  # read from the ID number
@@ -35,23 +46,36 @@ def registration_form(village: str, today: date, **overrides: Any) -> dict[str, 
 
 
 def make_registration(db: Session, ctx: WriteContext, village: str, **overrides: Any) -> Pregnancy:
-    written = services.register_pregnancy(db, ctx, forms.read_registration(
-        registration_form(village, ctx.today, **overrides)))
+    written = services.register_pregnancy(
+        db, ctx, forms.read_registration(registration_form(village, ctx.today, **overrides))
+    )
     pregnancy = db.get(Pregnancy, written.pregnancy_id)
     assert pregnancy is not None
     return pregnancy
 
 
 def make_visit(db: Session, ctx: WriteContext, pregnancy: Pregnancy, **overrides: Any) -> Written:
-    raw = {"id": str(uuid.uuid4()), "pregnancy_id": str(pregnancy.id), "visited_on": ctx.today.isoformat(),
-           "kind": "home", "bp_systolic": "118", "bp_diastolic": "76", "weight_kg": "58.5"}
+    raw = {
+        "id": str(uuid.uuid4()),
+        "pregnancy_id": str(pregnancy.id),
+        "visited_on": ctx.today.isoformat(),
+        "kind": "home",
+        "bp_systolic": "118",
+        "bp_diastolic": "76",
+        "weight_kg": "58.5",
+    }
     raw.update({k: str(v) for k, v in overrides.items()})
     return services.record_prenatal_visit(db, ctx, forms.read_prenatal_visit(raw))
 
 
 def make_risk(db: Session, ctx: WriteContext, pregnancy: Pregnancy, colour: str, **overrides: Any) -> Written:
-    raw = {"id": str(uuid.uuid4()), "pregnancy_id": str(pregnancy.id), "assessed_on": ctx.today.isoformat(),
-           "colour": colour, "factors": "妊娠期高血压"}
+    raw = {
+        "id": str(uuid.uuid4()),
+        "pregnancy_id": str(pregnancy.id),
+        "assessed_on": ctx.today.isoformat(),
+        "colour": colour,
+        "factors": "妊娠期高血压",
+    }
     raw.update({k: str(v) for k, v in overrides.items()})
     return services.set_risk_grade(db, ctx, forms.read_risk(raw))
 
@@ -60,26 +84,50 @@ def outcome_form(
     pregnancy: Pregnancy, born: date, babies: list[tuple[str, str]], **overrides: Any
 ) -> dict[str, str]:
     """`babies`: (sex, weight in g) per baby."""
-    raw = {"id": str(uuid.uuid4()), "pregnancy_id": str(pregnancy.id), "outcome_on": born.isoformat(),
-           "outcome_type": "live_birth", "place": "hospital", "mode": "vaginal", "discharge_on": "",
-           "n_babies": str(len(babies))}
+    raw = {
+        "id": str(uuid.uuid4()),
+        "pregnancy_id": str(pregnancy.id),
+        "outcome_on": born.isoformat(),
+        "outcome_type": "live_birth",
+        "place": "hospital",
+        "mode": "vaginal",
+        "discharge_on": "",
+        "n_babies": str(len(babies)),
+    }
     for i, (sex, weight) in enumerate(babies):
         raw |= {f"babies-{i}-id": str(uuid.uuid4()), f"babies-{i}-sex": sex, f"babies-{i}-weight_g": weight}
     raw.update({k: str(v) for k, v in overrides.items()})
     return raw
 
 
-def make_outcome(db: Session, ctx: WriteContext, pregnancy: Pregnancy, born: date,
-                 babies: list[tuple[str, str]] | None = None, **overrides: Any) -> Written:
+def make_outcome(
+    db: Session,
+    ctx: WriteContext,
+    pregnancy: Pregnancy,
+    born: date,
+    babies: list[tuple[str, str]] | None = None,
+    **overrides: Any,
+) -> Written:
     raw = outcome_form(pregnancy, born, babies if babies is not None else [("2", "3200")], **overrides)
     return services.record_outcome(db, ctx, forms.read_outcome(raw))
 
 
-def make_postnatal(db: Session, ctx: WriteContext, pregnancy: Pregnancy, milestone: str,
-                   infant: Infant | None = None, **overrides: Any) -> Written:
-    raw = {"id": str(uuid.uuid4()), "pregnancy_id": str(pregnancy.id), "visited_on": ctx.today.isoformat(),
-           "milestone": milestone, "infant_id": str(infant.id) if infant else "",
-           "covers_mother": "" if infant else "1"}
+def make_postnatal(
+    db: Session,
+    ctx: WriteContext,
+    pregnancy: Pregnancy,
+    milestone: str,
+    infant: Infant | None = None,
+    **overrides: Any,
+) -> Written:
+    raw = {
+        "id": str(uuid.uuid4()),
+        "pregnancy_id": str(pregnancy.id),
+        "visited_on": ctx.today.isoformat(),
+        "milestone": milestone,
+        "infant_id": str(infant.id) if infant else "",
+        "covers_mother": "" if infant else "1",
+    }
     raw.update({k: str(v) for k, v in overrides.items()})
     return services.record_postnatal_visit(db, ctx, forms.read_postnatal(raw))
 
@@ -87,8 +135,14 @@ def make_postnatal(db: Session, ctx: WriteContext, pregnancy: Pregnancy, milesto
 def make_closure(
     db: Session, ctx: WriteContext, pregnancy: Pregnancy, kind: str, **overrides: Any
 ) -> Written:
-    raw = {"id": str(uuid.uuid4()), "pregnancy_id": str(pregnancy.id), "kind": kind,
-           "closed_on": ctx.today.isoformat(), "reason": "外出务工", "to_village_code": ""}
+    raw = {
+        "id": str(uuid.uuid4()),
+        "pregnancy_id": str(pregnancy.id),
+        "kind": kind,
+        "closed_on": ctx.today.isoformat(),
+        "reason": "外出务工",
+        "to_village_code": "",
+    }
     raw.update({k: str(v) for k, v in overrides.items()})
     return services.close_case(db, ctx, forms.read_closure(raw))
 

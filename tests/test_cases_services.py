@@ -111,8 +111,9 @@ def test_a_woman_with_the_same_id_number_is_found_as_a_possible_duplicate_howeve
     make_registration(db, ctx_a, VILLAGE_A, id_number=number, name="赵敏")
     typed = " ".join(number[:9]) + number[9:].translate({ord(c): ord(c) + 0xFEE0 for c in "0123456789"})
     index = ctx_a.cipher.blind_index(typed)
-    found = queries.possible_duplicates(db, ctx_a.actor.scope, id_index=index, name="另一个名字",
-                                        birth_date=None)
+    found = queries.possible_duplicates(
+        db, ctx_a.actor.scope, id_index=index, name="另一个名字", birth_date=None
+    )
     assert [w.name for w in found] == ["赵敏"]
 
 
@@ -121,17 +122,21 @@ def test_a_woman_with_the_same_name_and_birth_date_is_found_as_a_possible_duplic
 ) -> None:
     make_registration(db, ctx_a, VILLAGE_A, name="孙丽", birth_date="1994-05-06")
     scope = ctx_a.actor.scope
-    assert [w.name for w in queries.possible_duplicates(
-        db, scope, id_index=None, name="孙丽", birth_date=date(1994, 5, 6))] == ["孙丽"]
-    assert not queries.possible_duplicates(db, scope, id_index=None, name="孙丽",
-                                           birth_date=date(1994, 5, 7))
+    assert [
+        w.name
+        for w in queries.possible_duplicates(
+            db, scope, id_index=None, name="孙丽", birth_date=date(1994, 5, 6)
+        )
+    ] == ["孙丽"]
+    assert not queries.possible_duplicates(db, scope, id_index=None, name="孙丽", birth_date=date(1994, 5, 7))
 
 
 def test_duplicate_search_never_looks_outside_the_callers_area(db: Session, cast: Cast) -> None:
     make_registration(db, cast.ctx(cast.cadre_a, db, TODAY), VILLAGE_A, name="孙丽", birth_date="1994-05-06")
     scope_b = cast.actor(cast.cadre_b, db).scope
-    assert not queries.possible_duplicates(db, scope_b, id_index=None, name="孙丽",
-                                           birth_date=date(1994, 5, 6))
+    assert not queries.possible_duplicates(
+        db, scope_b, id_index=None, name="孙丽", birth_date=date(1994, 5, 6)
+    )
 
 
 def test_a_second_open_pregnancy_for_the_same_woman_is_refused(
@@ -200,8 +205,15 @@ def test_a_home_visit_closes_the_open_monthly_item_and_moves_the_next_one_thirty
 def test_a_standard_check_attended_closes_that_check_and_no_monthly_item(
     db: Session, ctx_a: WriteContext, pregnancy: Pregnancy
 ) -> None:
-    make_visit(db, ctx_a, pregnancy, visited_on=(LMP + 120 * DAY).isoformat(), kind="check", check_no="2",
-               facility="镇卫生院")
+    make_visit(
+        db,
+        ctx_a,
+        pregnancy,
+        visited_on=(LMP + 120 * DAY).isoformat(),
+        kind="check",
+        check_no="2",
+        facility="镇卫生院",
+    )
     items = {(i.kind, i.seq): i for i in items_of(db, pregnancy)}
     assert items[("check2", 2)].done_on == LMP + 120 * DAY
     assert all(i.done_on is None for i in items_of(db, pregnancy) if i.kind == "village")
@@ -211,16 +223,25 @@ def test_a_standard_check_attended_closes_that_check_and_no_monthly_item(
 def test_a_phone_call_or_an_urging_is_recorded_but_closes_no_item(
     db: Session, ctx_a: WriteContext, pregnancy: Pregnancy, kind: str
 ) -> None:
-    make_visit(db, ctx_a, pregnancy, visited_on=(REGISTERED + 20 * DAY).isoformat(), kind=kind, check_no="1",
-               bp_systolic="", bp_diastolic="")
+    make_visit(
+        db,
+        ctx_a,
+        pregnancy,
+        visited_on=(REGISTERED + 20 * DAY).isoformat(),
+        kind=kind,
+        check_no="1",
+        bp_systolic="",
+        bp_diastolic="",
+    )
     assert len(CaseRecords(db, pregnancy).visits) == 1
     assert all(i.done_on is None for i in items_of(db, pregnancy))
 
 
 def test_a_standard_check_without_its_number_is_refused_on_the_check_field() -> None:
     with pytest.raises(ValidationFailed) as exc:
-        forms.read_prenatal_visit({"pregnancy_id": str(uuid.uuid4()), "visited_on": "2026-11-01",
-                                   "kind": "check"})
+        forms.read_prenatal_visit(
+            {"pregnancy_id": str(uuid.uuid4()), "visited_on": "2026-11-01", "kind": "check"}
+        )
     assert field_of(exc) == ["check_no"]
 
 
@@ -256,8 +277,14 @@ def test_a_blood_pressure_with_diastolic_above_systolic_is_refused_on_the_diasto
     db: Session, ctx_a: WriteContext, pregnancy: Pregnancy
 ) -> None:
     with pytest.raises(ValidationFailed) as exc:
-        make_visit(db, ctx_a, pregnancy, visited_on=(REGISTERED + 30 * DAY).isoformat(), bp_systolic="80",
-                   bp_diastolic="120")
+        make_visit(
+            db,
+            ctx_a,
+            pregnancy,
+            visited_on=(REGISTERED + 30 * DAY).isoformat(),
+            bp_systolic="80",
+            bp_diastolic="120",
+        )
     assert field_of(exc) == ["bp_diastolic"]
 
 
@@ -309,7 +336,12 @@ def test_a_twin_birth_records_two_babies_each_with_their_five_postnatal_items(
     assert babies[1].high_risk is True and babies[0].high_risk is False  # under 2500 g
     for baby in babies:
         assert [i.kind for i in items_of(db, pregnancy, infant=baby)] == [
-            "infant_1w", "infant_2w", "infant_1m", "infant_3m", "infant_6m"]
+            "infant_1w",
+            "infant_2w",
+            "infant_1m",
+            "infant_3m",
+            "infant_6m",
+        ]
     mother = {i.kind for i in items_of(db, pregnancy) if i.infant_id is None}
     assert {"mother_1w", "mother_42d"} <= mother
 
@@ -337,8 +369,14 @@ def cast_of(db: Session) -> Cast:
     from backend.accounts.models import User
 
     users = {u.phone: u for u in db.exec(select(User)).all()}
-    return Cast(users["13800000001"], users["13800000002"], users["13800000003"], users["13800000010"],
-                users["13800000011"], users["13800000020"])
+    return Cast(
+        users["13800000001"],
+        users["13800000002"],
+        users["13800000003"],
+        users["13800000010"],
+        users["13800000011"],
+        users["13800000020"],
+    )
 
 
 def test_a_stillbirth_records_the_baby_without_any_baby_visits_but_keeps_the_mothers(
@@ -488,8 +526,15 @@ def test_the_death_of_one_twin_cancels_her_items_and_leaves_her_sisters_and_the_
     make_outcome(db, ctx_a, pregnancy, BORN, [("2", "2700"), ("2", "2650")])
     first, second = infants_of(db, pregnancy)
     before = len(items_of(db, pregnancy, infant=second))
-    make_closure(db, ctx_a, pregnancy, "died", infant_id=str(first.id),
-                 closed_on=(BORN + 5 * DAY).isoformat(), reason="")
+    make_closure(
+        db,
+        ctx_a,
+        pregnancy,
+        "died",
+        infant_id=str(first.id),
+        closed_on=(BORN + 5 * DAY).isoformat(),
+        reason="",
+    )
     db.commit()
     db.refresh(pregnancy)
     assert pregnancy.status == "open"
@@ -509,9 +554,20 @@ def test_an_amendment_changes_what_the_visit_reads_while_the_original_row_and_hi
     db: Session, ctx_a: WriteContext, pregnancy: Pregnancy
 ) -> None:
     visit_id = make_visit(db, ctx_a, pregnancy, visited_on=(REGISTERED + 30 * DAY).isoformat()).record_id
-    services.correct_record(db, ctx_a, forms.read_correction({
-        "target_type": "prenatal_visit", "target_id": str(visit_id), "kind": "amend",
-        "new-bp_systolic": "142", "new-bp_diastolic": "", "reason": "抄错了"}))
+    services.correct_record(
+        db,
+        ctx_a,
+        forms.read_correction(
+            {
+                "target_type": "prenatal_visit",
+                "target_id": str(visit_id),
+                "kind": "amend",
+                "new-bp_systolic": "142",
+                "new-bp_diastolic": "",
+                "reason": "抄错了",
+            }
+        ),
+    )
     (seen,) = CaseRecords(db, pregnancy).visits
     assert seen.bp_systolic == 142
     stored = db.get(PrenatalVisit, visit_id)
@@ -527,9 +583,19 @@ def test_an_amendment_must_pass_the_same_rules_as_a_new_record(
 ) -> None:
     visit_id = make_visit(db, ctx_a, pregnancy, visited_on=(REGISTERED + 30 * DAY).isoformat()).record_id
     with pytest.raises(ValidationFailed) as exc:
-        services.correct_record(db, ctx_a, forms.read_correction({
-            "target_type": "prenatal_visit", "target_id": str(visit_id), "kind": "amend",
-            "new-bp_diastolic": "200", "reason": "x"}))
+        services.correct_record(
+            db,
+            ctx_a,
+            forms.read_correction(
+                {
+                    "target_type": "prenatal_visit",
+                    "target_id": str(visit_id),
+                    "kind": "amend",
+                    "new-bp_diastolic": "200",
+                    "reason": "x",
+                }
+            ),
+        )
     assert field_of(exc) == ["new-bp_diastolic"]
 
 
@@ -537,12 +603,23 @@ def test_an_amendment_must_pass_the_same_rules_as_a_new_record(
 def test_an_amendment_to_a_value_no_form_would_accept_is_refused_on_that_field(
     db: Session, ctx_a: WriteContext, pregnancy: Pregnancy, field: str, value: str
 ) -> None:
-    visit_id = make_visit(db, ctx_a, pregnancy, visited_on=(REGISTERED + 30 * DAY).isoformat(), kind="check",
-                          check_no="1").record_id
+    visit_id = make_visit(
+        db, ctx_a, pregnancy, visited_on=(REGISTERED + 30 * DAY).isoformat(), kind="check", check_no="1"
+    ).record_id
     with pytest.raises(ValidationFailed) as exc:
-        services.correct_record(db, ctx_a, forms.read_correction({
-            "target_type": "prenatal_visit", "target_id": str(visit_id), "kind": "amend",
-            f"new-{field}": value, "reason": "x"}))
+        services.correct_record(
+            db,
+            ctx_a,
+            forms.read_correction(
+                {
+                    "target_type": "prenatal_visit",
+                    "target_id": str(visit_id),
+                    "kind": "amend",
+                    f"new-{field}": value,
+                    "reason": "x",
+                }
+            ),
+        )
     assert field_of(exc) == [f"new-{field}"]
 
 
@@ -550,8 +627,18 @@ def test_voiding_a_visit_reopens_the_item_it_closed_and_keeps_the_visit_in_histo
     db: Session, ctx_a: WriteContext, pregnancy: Pregnancy
 ) -> None:
     visit_id = make_visit(db, ctx_a, pregnancy, visited_on=(REGISTERED + 30 * DAY).isoformat()).record_id
-    services.correct_record(db, ctx_a, forms.read_correction({
-        "target_type": "prenatal_visit", "target_id": str(visit_id), "kind": "void", "reason": "记错了孕妇"}))
+    services.correct_record(
+        db,
+        ctx_a,
+        forms.read_correction(
+            {
+                "target_type": "prenatal_visit",
+                "target_id": str(visit_id),
+                "kind": "void",
+                "reason": "记错了孕妇",
+            }
+        ),
+    )
     assert CaseRecords(db, pregnancy).visits == []
     assert db.get(PrenatalVisit, visit_id) is not None
     first = next(i for i in items_of(db, pregnancy) if i.kind == "village")
@@ -564,8 +651,13 @@ def test_voiding_an_outcome_removes_its_babies_and_their_items_and_allows_a_new_
     db: Session, ctx_a: WriteContext, pregnancy: Pregnancy
 ) -> None:
     outcome_id = make_outcome(db, ctx_a, pregnancy, BORN).record_id
-    services.correct_record(db, ctx_a, forms.read_correction({
-        "target_type": "outcome", "target_id": str(outcome_id), "kind": "void", "reason": "登记错了个案"}))
+    services.correct_record(
+        db,
+        ctx_a,
+        forms.read_correction(
+            {"target_type": "outcome", "target_id": str(outcome_id), "kind": "void", "reason": "登记错了个案"}
+        ),
+    )
     assert CaseRecords(db, pregnancy).outcome is None and CaseRecords(db, pregnancy).infants == []
     assert not any(i.infant_id for i in items_of(db, pregnancy))
     make_outcome(db, ctx_a, pregnancy, BORN + DAY, [("1", "3300"), ("1", "3100")])
@@ -586,8 +678,9 @@ def test_of_two_edits_of_one_registration_field_the_later_made_wins_in_whatever_
     late = replace(ctx_a, device_id="phone-2", recorded_at=at + timedelta(hours=2))
     late_id, early_id = uuid.uuid4(), uuid.uuid4()
     services.edit_registration(db, late, "woman", pregnancy.woman_id, {"name": "刘晓红"}, late_id, "改名")
-    services.edit_registration(db, early, "woman", pregnancy.woman_id, {"name": "刘小虹", "address": "5组"},
-                               early_id, "")
+    services.edit_registration(
+        db, early, "woman", pregnancy.woman_id, {"name": "刘小虹", "address": "5组"}, early_id, ""
+    )
     woman = db.get(Woman, pregnancy.woman_id)
     assert woman is not None and woman.name == "刘晓红" and woman.address == "5组"
     losing = db.get(Correction, early_id)
@@ -613,8 +706,9 @@ def test_editing_the_edd_moves_the_outcome_item(
 
 def test_another_village_cannot_edit_a_registration(db: Session, cast: Cast, pregnancy: Pregnancy) -> None:
     with pytest.raises(NotFound):
-        services.edit_registration(db, cast.ctx(cast.cadre_b, db, TODAY), "woman", pregnancy.woman_id,
-                                   {"name": "x"}, uuid.uuid4())
+        services.edit_registration(
+            db, cast.ctx(cast.cadre_b, db, TODAY), "woman", pregnancy.woman_id, {"name": "x"}, uuid.uuid4()
+        )
 
 
 # --- idempotency -------------------------------------------------------------------------------------------
@@ -648,13 +742,26 @@ def _send_closure(db: Session, ctx: WriteContext, p: Pregnancy, rid: str) -> tup
 def _send_correction(db: Session, ctx: WriteContext, p: Pregnancy, rid: str) -> tuple[Written, type]:
     visits = db.exec(select(PrenatalVisit).where(PrenatalVisit.pregnancy_id == p.id)).all()
     target = visits[0].id if visits else make_visit(db, ctx, p, visited_on=REGISTERED.isoformat()).record_id
-    return services.correct_record(db, ctx, forms.read_correction({
-        "id": rid, "target_type": "prenatal_visit", "target_id": str(target), "kind": "void",
-        "reason": "重复"})), Correction
+    return services.correct_record(
+        db,
+        ctx,
+        forms.read_correction(
+            {
+                "id": rid,
+                "target_type": "prenatal_visit",
+                "target_id": str(target),
+                "kind": "void",
+                "reason": "重复",
+            }
+        ),
+    ), Correction
 
 
-@pytest.mark.parametrize("send", [_send_visit, _send_risk, _send_outcome, _send_postnatal, _send_closure,
-                                  _send_correction], ids=lambda f: f.__name__.removeprefix("_send_"))
+@pytest.mark.parametrize(
+    "send",
+    [_send_visit, _send_risk, _send_outcome, _send_postnatal, _send_closure, _send_correction],
+    ids=lambda f: f.__name__.removeprefix("_send_"),
+)
 def test_the_same_client_uuid_sent_twice_creates_one_record(
     db: Session, ctx_a: WriteContext, pregnancy: Pregnancy, send: Write
 ) -> None:
@@ -692,8 +799,13 @@ def test_a_uuid_of_another_villages_record_reveals_nothing_and_writes_nothing(
     with pytest.raises(NotFound):
         make_visit(db, ctx_b, pregnancy, visited_on=(REGISTERED + 30 * DAY).isoformat())
     with pytest.raises(NotFound):
-        services.correct_record(db, ctx_b, forms.read_correction({
-            "target_type": "prenatal_visit", "target_id": str(visit_id), "kind": "void", "reason": "x"}))
+        services.correct_record(
+            db,
+            ctx_b,
+            forms.read_correction(
+                {"target_type": "prenatal_visit", "target_id": str(visit_id), "kind": "void", "reason": "x"}
+            ),
+        )
     db.rollback()
     assert db.exec(select(func.count()).select_from(PrenatalVisit)).one() == 1
     assert db.exec(select(func.count()).select_from(Correction)).one() == 0
@@ -728,19 +840,91 @@ def test_an_id_number_never_reaches_the_database_in_clear(
         assert "钱芳".encode() in stored  # the search can see the clear text of other fields
     else:
         tables = inspect(db.connection()).get_table_names()
-        stored = "".join(str(db.connection().execute(text(f'SELECT t::text FROM "{t}" t')).all())
-                         for t in tables).encode()
+        stored = "".join(
+            str(db.connection().execute(text(f'SELECT t::text FROM "{t}" t')).all()) for t in tables
+        ).encode()
         assert "钱芳".encode() in stored
     assert number.encode() not in stored
     assert number[:17].encode() not in stored
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"edd": "2030-01-01"}, "new-edd"), ({"parity": "2"}, "new-parity"),
-    ({"gravidity": "０"}, "new-gravidity")])
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"edd": "2030-01-01"}, "new-edd"),
+        ({"parity": "2"}, "new-parity"),
+        ({"gravidity": "０"}, "new-gravidity"),
+    ],
+)
 def test_a_registration_edit_must_pass_the_registration_rules(
     db: Session, ctx_a: WriteContext, pregnancy: Pregnancy, changes: dict[str, str], field: str
 ) -> None:
     with pytest.raises(ValidationFailed) as exc:
         services.edit_registration(db, ctx_a, "pregnancy", pregnancy.id, changes, uuid.uuid4())
     assert field_of(exc) == [field]
+
+
+def test_voiding_a_wrong_moved_out_reopens_the_case(
+    db: Session, ctx_a: WriteContext, pregnancy: Pregnancy
+) -> None:
+    closure_id = make_closure(db, ctx_a, pregnancy, "moved_out").record_id
+    services.correct_record(
+        db,
+        ctx_a,
+        forms.read_correction(
+            {"target_type": "closure", "target_id": str(closure_id), "kind": "void", "reason": "她没有迁出"}
+        ),
+    )
+    db.commit()
+    db.refresh(pregnancy)
+    assert pregnancy.status == "open" and pregnancy.closed_on is None
+    make_visit(db, ctx_a, pregnancy, visited_on=TODAY.isoformat())
+
+
+def test_amending_the_date_of_a_loss_to_follow_up_moves_the_closing_date(
+    db: Session, ctx_a: WriteContext, pregnancy: Pregnancy
+) -> None:
+    closure_id = make_closure(db, ctx_a, pregnancy, "lost").record_id
+    services.correct_record(
+        db,
+        ctx_a,
+        forms.read_correction(
+            {
+                "target_type": "closure",
+                "target_id": str(closure_id),
+                "kind": "amend",
+                "new-closed_on": (TODAY - 3 * DAY).isoformat(),
+                "reason": "日期填错",
+            }
+        ),
+    )
+    db.commit()
+    db.refresh(pregnancy)
+    assert pregnancy.status == "closed" and pregnancy.closed_on == TODAY - 3 * DAY
+
+
+def test_a_record_already_voided_cannot_be_voided_or_amended_again(
+    db: Session, ctx_a: WriteContext, pregnancy: Pregnancy
+) -> None:
+    visit_id = make_visit(db, ctx_a, pregnancy, visited_on=(REGISTERED + 30 * DAY).isoformat()).record_id
+    void = {"target_type": "prenatal_visit", "target_id": str(visit_id), "kind": "void", "reason": "x"}
+    services.correct_record(db, ctx_a, forms.read_correction(void))
+    for again in (void, {**void, "kind": "amend", "new-weight_kg": "60"}):
+        with pytest.raises(ValidationFailed) as exc:
+            services.correct_record(db, ctx_a, forms.read_correction(again))
+        assert field_of(exc) == ["kind"]
+
+
+def test_a_transfer_cannot_be_voided_only_repeated(
+    db: Session, ctx_a: WriteContext, pregnancy: Pregnancy
+) -> None:
+    closure_id = make_closure(db, ctx_a, pregnancy, "transferred", to_village_code=VILLAGE_B).record_id
+    with pytest.raises(ValidationFailed) as exc:
+        services.correct_record(
+            db,
+            replace(ctx_a, actor=replace(ctx_a.actor, area_codes=(VILLAGE_B,))),
+            forms.read_correction(
+                {"target_type": "closure", "target_id": str(closure_id), "kind": "void", "reason": "转错了"}
+            ),
+        )
+    assert field_of(exc) == ["kind"]

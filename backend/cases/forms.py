@@ -371,7 +371,9 @@ def read_closure(raw: Mapping[str, Any]) -> ClosureInput:
     data = ClosureInput(
         id=new_or(r, "id"),
         pregnancy_id=r.uuid("pregnancy_id") or uuid.UUID(int=0),
-        infant_id=r.uuid("infant_id", required=False),
+        infant_id=r.uuid("infant_id", required=False)
+        if kind == "died"
+        else None,  # only a baby can die alone
         kind=kind,
         closed_on=r.date("closed_on", required=True) or date.min,
         reason=r.text("reason", required=kind == "lost", max_length=300),

@@ -1,28 +1,48 @@
 """Reads of the field app, all filtered by the caller's scope: the work list (今日工作), the overdue count,
 women search, and one woman's case."""
 
+import json
 import uuid
-from dataclasses import dataclass
-from datetime import date, timedelta
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import ColumnElement, and_, func, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from backend.cases.models import DueItem, Infant, Pregnancy, Woman
-from backend.cases.schedule_store import CaseRecords
+from backend.cases.models import (
+    Closure,
+    Correction,
+    DueItem,
+    FieldRecord,
+    Infant,
+    Outcome,
+    PostnatalVisit,
+    Pregnancy,
+    PrenatalVisit,
+    RiskGrade,
+    Woman,
+)
+from backend.cases.schedule_store import CaseRecords, corrected
 from backend.scope import Scope
 
 
-def _visible_open(today: date) -> list[object]:
+def _visible_open(today: date) -> list[ColumnElement[bool]]:
     """Open items that have not become missed by `today` (the chain moved on, or the case closed)."""
-    return [col(DueItem.is_open).is_(True),
-            or_(col(DueItem.missed_on).is_(None), col(DueItem.missed_on) > today)]
+    return [
+        col(DueItem.is_open).is_(True),
+        or_(col(DueItem.missed_on).is_(None), col(DueItem.missed_on) > today),
+    ]
 
 
 def overdue_count(db: Session, scope: Scope, today: date) -> int:
     """How many items are overdue in scope today — the badge on every page and the digest's number."""
-    stmt = select(func.count()).select_from(DueItem).where(
-        scope.clause(DueItem.village_code), col(DueItem.window_end) < today, *_visible_open(today)
+    stmt = (
+        select(func.count())
+        .select_from(DueItem)
+        .where(scope.clause(DueItem.village_code), col(DueItem.window_end) < today, *_visible_open(today))
     )
     return int(db.exec(stmt).one())
 
@@ -41,10 +61,26 @@ class WorkItem:
     infant_id: uuid.UUID | None
     infant_sex: str | None
     infant_seq: int | None
+    n_babies: int | None
     high_risk: bool
+    colour: str | None = None
+    purple: bool = False
 
     def days_overdue(self, today: date) -> int:
         return (today - self.window_end).days
+
+    @property
+    def subject(self) -> str:
+        """Whom the item is about beyond the pregnancy: "mother" for the mother's postnatal items, "baby"
+        for a baby's, "" for prenatal ones."""
+        if self.infant_id is not None:
+            return "baby"
+        return "mother" if self.kind.startswith(("mother_", "loss_")) else ""
+
+    @property
+    def twin_no(self) -> int | None:
+        """The baby's number when she has brothers or sisters of the same birth."""
+        return self.infant_seq if self.n_babies and self.n_babies > 1 else None
 
 
 @dataclass
@@ -62,19 +98,45 @@ class WorkList:
 def work_list(db: Session, scope: Scope, today: date, horizon_days: int = 30) -> WorkList:
     """今日工作: overdue first (longest first), then due now, then the next 7 days, then the next month."""
     stmt = (
-        select(DueItem.id, DueItem.pregnancy_id, Woman.id, Woman.name, DueItem.village_code, DueItem.kind,
-               DueItem.window_start, DueItem.due_on, DueItem.window_end, DueItem.infant_id, Infant.sex,
-               Infant.seq, Pregnancy.high_risk)
+        sa_select(
+            *(
+                col(c)
+                for c in (
+                    DueItem.id,
+                    DueItem.pregnancy_id,
+                    Woman.id,
+                    Woman.name,
+                    DueItem.village_code,
+                    DueItem.kind,
+                    DueItem.window_start,
+                    DueItem.due_on,
+                    DueItem.window_end,
+                    DueItem.infant_id,
+                    Infant.sex,
+                    Infant.seq,
+                    Outcome.n_babies,
+                    Pregnancy.high_risk,
+                )
+            )
+        )
         .join(Pregnancy, col(Pregnancy.id) == DueItem.pregnancy_id)
         .join(Woman, col(Woman.id) == Pregnancy.woman_id)
         .outerjoin(Infant, col(Infant.id) == DueItem.infant_id)
-        .where(scope.clause(DueItem.village_code), col(DueItem.window_start) <= today + timedelta(days=horizon_days),
-               *_visible_open(today))
+        .outerjoin(Outcome, col(Outcome.id) == Infant.outcome_id)
+        .where(
+            scope.clause(DueItem.village_code),
+            col(DueItem.window_start) <= today + timedelta(days=horizon_days),
+            *_visible_open(today),
+        )
         .order_by(col(DueItem.window_end), col(DueItem.due_on))
     )
+    db.flush()  # the Core query below bypasses the session's autoflush
+    rows = [WorkItem(*cast(tuple[Any, ...], row)) for row in db.connection().execute(stmt)]
+    colours = latest_colours(db, {r.pregnancy_id for r in rows})
     out = WorkList([], [], [], [])
-    for row in db.exec(stmt):
-        item = WorkItem(*row)  # type: ignore[arg-type]
+    for item in rows:
+        colour, purple = colours.get(item.pregnancy_id, (None, False))
+        item = replace(item, colour=colour, purple=purple)
         if item.window_end < today:
             out.overdue.append(item)
         elif item.window_start <= today and item.due_on <= today:
@@ -89,13 +151,30 @@ def work_list(db: Session, scope: Scope, today: date, horizon_days: int = 30) ->
     return out
 
 
+def latest_colours(db: Session, pregnancy_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, tuple[str, bool]]:
+    """The latest five-colour grade (colour, purple flag) of each pregnancy, corrections applied."""
+    ids = list(pregnancy_ids)
+    if not ids:
+        return {}
+    grades = db.exec(select(RiskGrade).where(col(RiskGrade.pregnancy_id).in_(ids))).all()
+    if not grades:
+        return {}
+    fixes = db.exec(select(Correction).where(col(Correction.target_id).in_([g.id for g in grades]))).all()
+    out: dict[uuid.UUID, tuple[str, bool]] = {}
+    for grade in sorted(corrected(grades, fixes), key=lambda g: (g.assessed_on, g.recorded_at)):
+        out[grade.pregnancy_id] = (grade.colour, grade.purple)
+    return out
+
+
 @dataclass(frozen=True)
 class WomanRow:
     woman: Woman
     pregnancy: Pregnancy | None
 
 
-def search_women(db: Session, scope: Scope, query: str = "", limit: int = 200, *, open_only: bool = False) -> list[WomanRow]:
+def search_women(
+    db: Session, scope: Scope, query: str = "", limit: int = 200, *, open_only: bool = False
+) -> list[WomanRow]:
     """孕产妇 list: by name, phone tail or ID tail; masked ID and phone are shown, never the clear ID."""
     stmt = (
         select(Woman, Pregnancy)
@@ -105,16 +184,22 @@ def search_women(db: Session, scope: Scope, query: str = "", limit: int = 200, *
     q = query.strip()
     if q:
         tail = q.upper()
-        stmt = stmt.where(or_(col(Woman.name).contains(q), col(Woman.phone).endswith(tail),
-                              col(Woman.id_masked).endswith(tail)))
+        stmt = stmt.where(
+            or_(
+                col(Woman.name).contains(q, autoescape=True),
+                col(Woman.phone).endswith(tail, autoescape=True),
+                col(Woman.id_masked).endswith(tail, autoescape=True),
+            )
+        )
     if open_only:
         stmt = stmt.where(col(Pregnancy.id).is_not(None))
     stmt = stmt.order_by(col(Pregnancy.id).is_(None), col(Woman.name)).limit(limit)
     return [WomanRow(w, p) for w, p in db.exec(stmt)]
 
 
-def possible_duplicates(db: Session, scope: Scope, *, id_index: str | None, name: str,
-                        birth_date: date | None) -> list[Woman]:
+def possible_duplicates(
+    db: Session, scope: Scope, *, id_index: str | None, name: str, birth_date: date | None
+) -> list[Woman]:
     """Women in scope with the same ID number (by keyed hash), or the same name and birth date."""
     conditions = []
     if id_index:
@@ -123,7 +208,46 @@ def possible_duplicates(db: Session, scope: Scope, *, id_index: str | None, name
         conditions.append(and_(col(Woman.name) == name, col(Woman.birth_date) == birth_date))
     if not conditions:
         return []
-    return list(db.exec(select(Woman).where(scope.clause(Woman.village_code), or_(*conditions)).limit(5)).all())
+    return list(
+        db.exec(select(Woman).where(scope.clause(Woman.village_code), or_(*conditions)).limit(5)).all()
+    )
+
+
+RECORD_MODELS: dict[str, type[FieldRecord]] = {
+    "prenatal_visit": PrenatalVisit,
+    "postnatal_visit": PostnatalVisit,
+    "outcome": Outcome,
+    "risk_grade": RiskGrade,
+    "closure": Closure,
+}
+
+
+@dataclass
+class TimelineEntry:
+    """One line of the case history: a record as it now reads (amendments applied), or as it was written
+    when it has been voided; with its corrections, so nothing disappears from view."""
+
+    on: date
+    record_type: str
+    record: Any
+    recorded_at: datetime
+    void: Correction | None = None
+    corrections: list[Correction] = field(default_factory=list)
+
+    @staticmethod
+    def changes(correction: Correction) -> list[tuple[str, Any, Any]]:
+        """(field, value before, value after) of a correction, ISO dates back as dates for display."""
+        before, after = json.loads(correction.previous), json.loads(correction.changes)
+        return [(name, _as_date(before.get(name)), _as_date(value)) for name, value in after.items()]
+
+
+def _as_date(value: Any) -> Any:
+    if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
 
 
 @dataclass
@@ -133,6 +257,7 @@ class CaseView:
     current: Pregnancy | None
     records: CaseRecords | None
     items: list[DueItem]
+    timeline: list[TimelineEntry] = field(default_factory=list)
 
 
 def woman_in_scope(db: Session, scope: Scope, woman_id: uuid.UUID) -> Woman | None:
@@ -140,14 +265,95 @@ def woman_in_scope(db: Session, scope: Scope, woman_id: uuid.UUID) -> Woman | No
     return woman if woman is not None and scope.covers(woman.village_code) else None
 
 
-def case_view(db: Session, scope: Scope, woman_id: uuid.UUID) -> CaseView | None:
+def case_view(
+    db: Session, scope: Scope, woman_id: uuid.UUID, *, with_timeline: bool = False
+) -> CaseView | None:
+    """One woman's case: her pregnancies, the current one's records and due items (and, for the case page,
+    the timeline with voided records and registration edits)."""
     woman = woman_in_scope(db, scope, woman_id)
     if woman is None:
         return None
-    pregnancies = list(db.exec(select(Pregnancy).where(Pregnancy.woman_id == woman.id)
-                               .order_by(col(Pregnancy.registered_on).desc())).all())
+    pregnancies = list(
+        db.exec(
+            select(Pregnancy)
+            .where(Pregnancy.woman_id == woman.id)
+            .order_by(col(Pregnancy.registered_on).desc())
+        ).all()
+    )
     current = next((p for p in pregnancies if p.status == "open"), pregnancies[0] if pregnancies else None)
     records = CaseRecords(db, current) if current else None
-    items = list(db.exec(select(DueItem).where(DueItem.pregnancy_id == current.id)
-                         .order_by(col(DueItem.window_start), col(DueItem.kind))).all()) if current else []
-    return CaseView(woman, pregnancies, current, records, items)
+    items = (
+        list(
+            db.exec(
+                select(DueItem)
+                .where(DueItem.pregnancy_id == current.id)
+                .order_by(col(DueItem.window_start), col(DueItem.kind))
+            ).all()
+        )
+        if current
+        else []
+    )
+    view = CaseView(woman, pregnancies, current, records, items)
+    if with_timeline and current is not None and records is not None:
+        view.timeline = timeline(db, woman, current, records)
+    return view
+
+
+def timeline(db: Session, woman: Woman, pregnancy: Pregnancy, records: CaseRecords) -> list[TimelineEntry]:
+    """Everything recorded about a pregnancy, newest first; voided records stay, marked with their void."""
+    by_target: dict[uuid.UUID, list[Correction]] = {}
+    for c in sorted(records.corrections, key=lambda c: c.recorded_at):
+        by_target.setdefault(c.target_id, []).append(c)
+    entries: list[TimelineEntry] = []
+
+    def add(record_type: str, rows: Iterable[Any], on: str) -> None:
+        for row in rows:
+            entries.append(
+                TimelineEntry(
+                    getattr(row, on), record_type, row, row.recorded_at, corrections=by_target.get(row.id, [])
+                )
+            )
+
+    add("prenatal_visit", records.visits, "visited_on")
+    add("risk_grade", records.risks, "assessed_on")
+    add("outcome", [records.outcome] if records.outcome else [], "outcome_on")
+    add("postnatal_visit", records.postnatal, "visited_on")
+    add("closure", records.closures, "closed_on")
+    voids = [c for c in records.corrections if c.kind == "void"]
+    for record_type, model in RECORD_MODELS.items():
+        ids = [c.target_id for c in voids if c.target_type == record_type]
+        if not ids:
+            continue
+        for row in db.exec(select(model).where(col(model.id).in_(ids))).all():
+            on = next(
+                getattr(row, n)
+                for n in ("visited_on", "assessed_on", "outcome_on", "closed_on")
+                if hasattr(row, n)
+            )
+            mine = by_target.get(row.id, [])
+            entries.append(
+                TimelineEntry(
+                    on,
+                    record_type,
+                    row,
+                    row.recorded_at,
+                    void=next(c for c in mine if c.kind == "void"),
+                    corrections=mine,
+                )
+            )
+    edits = db.exec(
+        select(Correction).where(
+            col(Correction.target_id).in_([woman.id, pregnancy.id]), Correction.kind == "edit"
+        )
+    ).all()
+    entries.append(
+        TimelineEntry(
+            pregnancy.registered_on,
+            "registration",
+            pregnancy,
+            pregnancy.recorded_at,
+            corrections=sorted(edits, key=lambda c: c.recorded_at),
+        )
+    )
+    entries.sort(key=lambda e: (e.on, e.recorded_at), reverse=True)
+    return entries

@@ -74,6 +74,11 @@ NOT_CORRECTABLE = Text("该字段不能修改", "This field cannot be changed")
 CLOSED_BEFORE_REGISTRATION = Text(
     "结案日期不能早于登记日期", "The closing date cannot be before registration"
 )
+ALREADY_VOID = Text("该记录已作废", "This record has already been voided")
+TRANSFER_FIXED = Text(
+    "转村记录不能更正或作废；如转错了村，请再次转村",
+    "A transfer cannot be corrected or voided; if it went to the wrong village, transfer again",
+)
 EDD_FROM_LMP = timedelta(days=280)
 
 
@@ -520,11 +525,19 @@ def correct_record(db: Session, ctx: WriteContext, data: CorrectionInput) -> Wri
         return Written(row.id, row.target_id, duplicate=True)
     if data.target_type not in CORRECTABLE_FIELDS:
         raise _fail("target_type", NOT_CORRECTABLE)
+    if data.kind not in ("amend", "void"):
+        raise _fail("kind", BAD_CHOICE)
     model, allowed = CORRECTABLE_FIELDS[data.target_type]
     target = db.get(model, data.target_id)
     if target is None:
         raise NotFound(str(data.target_id))
     pregnancy = pregnancy_in_scope(db, ctx.actor, target.pregnancy_id)  # type: ignore[attr-defined]
+    if db.exec(
+        select(Correction.id).where(Correction.target_id == target.id, Correction.kind == "void")
+    ).first():
+        raise _fail("kind", ALREADY_VOID)
+    if isinstance(target, Closure) and target.kind == "transferred":
+        raise _fail("kind", TRANSFER_FIXED)
     changes: dict[str, object] = {}
     if data.kind == "amend":
         bad = [k for k in data.changes if k not in allowed]
@@ -546,15 +559,45 @@ def correct_record(db: Session, ctx: WriteContext, data: CorrectionInput) -> Wri
         village_code=pregnancy.village_code,
         author_id=ctx.actor.user_id,
     )
-    if data.target_type == "outcome" and data.kind == "void":
-        pass  # its babies drop out with it (CaseRecords reads infants of the live outcome only)
-    return _done(db, ctx, pregnancy, correction, f"{data.kind}_{data.target_type}")
+    # A voided outcome takes its babies with it (CaseRecords reads the infants of the live outcome only).
+    written = _done(db, ctx, pregnancy, correction, f"{data.kind}_{data.target_type}")
+    if data.target_type in ("closure", "outcome"):
+        _sync_case_status(db, pregnancy)
+    return written
+
+
+def _sync_case_status(db: Session, pregnancy: Pregnancy) -> None:
+    """After a closure or outcome was amended or voided, the case is closed exactly when a live record
+    closes it: a voided 迁出/失访/死亡 reopens it, an amended date moves its closing date."""
+    records = CaseRecords(db, pregnancy)
+    closure = records.mother_closure
+    if closure is not None:
+        _close(pregnancy, closure.closed_on, closure.kind)
+    elif records.outcome is not None and records.outcome.outcome_type == "maternal_death":
+        _close(pregnancy, records.outcome.outcome_on, "died")
+    elif pregnancy.status == "closed" and pregnancy.close_reason != "completed":
+        other = db.exec(
+            select(Pregnancy.id).where(
+                Pregnancy.woman_id == pregnancy.woman_id,
+                Pregnancy.status == "open",
+                Pregnancy.id != pregnancy.id,
+            )
+        )
+        if other.first() is not None:
+            raise _fail("kind", ALREADY_OPEN)
+        pregnancy.status, pregnancy.closed_on, pregnancy.close_reason = "open", None, None
+    db.add(pregnancy)
+    db.flush()
 
 
 # Fields an amendment may only set to what the forms offer (free text is limited by its column's length).
 CHOICES: dict[str, tuple[str, ...]] = {
-    "kind": VISIT_KINDS, "milestone": MILESTONES, "colour": COLOURS, "edd_source": EDD_SOURCES,
-    "feeding": ("breast", "mixed", "formula"), "check_no": ("1", "2", "3", "4", "5"),
+    "kind": VISIT_KINDS,
+    "milestone": MILESTONES,
+    "colour": COLOURS,
+    "edd_source": EDD_SOURCES,
+    "feeding": ("breast", "mixed", "formula"),
+    "check_no": ("1", "2", "3", "4", "5"),
 }
 TOO_LONG = Text("内容过长，最多 {n} 个字", "Too long: at most {n} characters")
 
@@ -563,8 +606,9 @@ def _max_length(model: type[FieldRecord], name: str) -> int | None:
     return next((m.max_length for m in model.model_fields[name].metadata if isinstance(m, MaxLen)), None)
 
 
-def _typed_changes(target: FieldRecord, raw: dict[str, str], *,
-                   keep_unchanged: bool = False) -> dict[str, object]:
+def _typed_changes(
+    target: FieldRecord, raw: dict[str, str], *, keep_unchanged: bool = False
+) -> dict[str, object]:
     """Parse the new values with the same parsers as the forms, keeping only real changes (every value with
     `keep_unchanged`: a registration edit records what it sets, whatever the field held when it arrived)."""
     from backend.cases.forms import Reader
@@ -686,8 +730,14 @@ def edit_registration(
             raise _fail("new-phone", rules.PHONE_NOT_MOBILE) from None
     if isinstance(target, Pregnancy) and typed:
         merged = target.model_copy(update=typed)
-        errors = rules.check_pregnancy(lmp=merged.lmp, edd=merged.edd, registered_on=merged.registered_on,
-                                       gravidity=merged.gravidity, parity=merged.parity, today=ctx.today)
+        errors = rules.check_pregnancy(
+            lmp=merged.lmp,
+            edd=merged.edd,
+            registered_on=merged.registered_on,
+            gravidity=merged.gravidity,
+            parity=merged.parity,
+            today=ctx.today,
+        )
         _raise_if([FieldError(f"new-{e.field}", e.text) for e in errors])
     recorded_at = ctx.recorded_at or utcnow()
     # Every earlier edit counts, superseded or not: one superseded for another field may still hold the
