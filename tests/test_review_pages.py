@@ -23,7 +23,7 @@ OCT = "period=2026-10"
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:  # type: ignore[type-arg]
+def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(app=create_app(settings, run_migrations=False)) as c:
         yield c
 
@@ -34,7 +34,7 @@ def october(db: Session, cast: Cast) -> Cast:
     return cast
 
 
-def sign_in(client: TestClient, phone: str) -> str:  # type: ignore[type-arg]
+def sign_in(client: TestClient, phone: str) -> str:
     r = client.post("/login", data={"phone": phone, "password": PASSWORD}, follow_redirects=False)
     assert r.status_code == 303
     page = client.get("/settings").text
@@ -43,17 +43,34 @@ def sign_in(client: TestClient, phone: str) -> str:  # type: ignore[type-arg]
     return m.group(1)
 
 
-def test_a_cadre_cannot_open_the_dashboard_the_report_or_an_export(client: TestClient, october: Cast) -> None:  # type: ignore[type-arg]
+def test_a_cadre_cannot_open_the_dashboard_the_report_or_an_export(client: TestClient, october: Cast) -> None:
     sign_in(client, october.cadre_a.phone)
-    for path in ("/review", f"/review/report?{OCT}", f"/review/report.xlsx?{OCT}", f"/review/village/{VILLAGE_A}",
-                 "/review/escalations", "/review/county", "/review/linelist"):
+    for path in (
+        "/review",
+        f"/review/report?{OCT}",
+        f"/review/report.xlsx?{OCT}",
+        f"/review/village/{VILLAGE_A}",
+        "/review/escalations",
+        "/review/county",
+        "/review/linelist",
+    ):
         assert client.get(path).status_code == 403, path
 
 
-def test_the_supervisor_of_t_never_sees_a_number_name_or_row_of_u(client: TestClient, october: Cast, db: Session) -> None:  # type: ignore[type-arg]
+def test_the_supervisor_of_t_never_sees_a_number_name_or_row_of_u(
+    client: TestClient, october: Cast, db: Session
+) -> None:
     csrf = sign_in(client, october.sup_t.phone)
-    pages = [client.get(p) for p in (f"/review?{OCT}", f"/review/report?{OCT}", f"/review/escalations?{OCT}",
-                                     f"/review/village/{VILLAGE_A}", f"/review/report.csv?{OCT}")]
+    pages = [
+        client.get(p)
+        for p in (
+            f"/review?{OCT}",
+            f"/review/report?{OCT}",
+            f"/review/escalations?{OCT}",
+            f"/review/village/{VILLAGE_A}",
+            f"/review/report.csv?{OCT}",
+        )
+    ]
     assert all(p.status_code == 200 for p in pages)
     text = "".join(p.text for p in pages)
     assert "安娜" in text or "东岭村" in text
@@ -62,34 +79,48 @@ def test_the_supervisor_of_t_never_sees_a_number_name_or_row_of_u(client: TestCl
     wb = load_workbook(io.BytesIO(client.get(f"/review/report.xlsx?{OCT}").content))
     cells = " ".join(str(c.value) for ws in wb for row in ws.iter_rows() for c in row)
     assert "南坪村" not in cells and VILLAGE_C not in cells
-    listing = client.post("/review/linelist", data={"csrf": csrf, "period": "2026-10", "reason": "核对十月月报"})
+    listing = client.post(
+        "/review/linelist", data={"csrf": csrf, "period": "2026-10", "reason": "核对十月月报"}
+    )
     assert listing.status_code == 200 and "安娜" in listing.text and "艾拉" not in listing.text
     # asking for U's places directly answers "not found"
-    for path in (f"/review?area={TOWNSHIP_U}", f"/review/village/{VILLAGE_C}", f"/review/report?area={TOWNSHIP_U}",
-                 f"/review/report.xlsx?area={TOWNSHIP_U}", f"/review/escalations?area={TOWNSHIP_U}",
-                 "/review/county"):
+    for path in (
+        f"/review?area={TOWNSHIP_U}",
+        f"/review/village/{VILLAGE_C}",
+        f"/review/report?area={TOWNSHIP_U}",
+        f"/review/report.xlsx?area={TOWNSHIP_U}",
+        f"/review/escalations?area={TOWNSHIP_U}",
+        "/review/county",
+    ):
         assert client.get(path).status_code in (403, 404), path
 
 
-def test_the_dashboard_lists_villages_and_cadres_and_sorts_by_a_link(client: TestClient, october: Cast) -> None:  # type: ignore[type-arg]
+def test_the_dashboard_lists_villages_and_cadres_and_sorts_by_a_link(
+    client: TestClient, october: Cast
+) -> None:
     sign_in(client, october.sup_t.phone)
     page = client.get(f"/review?{OCT}&sort=coverage&dir=desc").text
     assert '<svg class="chart"' in page and "王秀英" in page and "李桂兰" in page
     rows = re.findall(r'<tr data-code="(\d{12})"', page)
-    assert rows[:2] in ([VILLAGE_A, VILLAGE_B], [VILLAGE_B, VILLAGE_A]) and set(rows) == {VILLAGE_A, VILLAGE_B}
+    assert rows[:2] in ([VILLAGE_A, VILLAGE_B], [VILLAGE_B, VILLAGE_A]) and set(rows) == {
+        VILLAGE_A,
+        VILLAGE_B,
+    }
     by_name = re.findall(r'<tr data-code="(\d{12})"', client.get(f"/review?{OCT}&sort=name&dir=desc").text)
-    assert by_name == sorted(by_name, key=lambda c: {VILLAGE_A: "东岭村", VILLAGE_B: "西河村"}[c], reverse=True)
+    assert by_name == sorted(
+        by_name, key=lambda c: {VILLAGE_A: "东岭村", VILLAGE_B: "西河村"}[c], reverse=True
+    )
 
 
 def table_row(page: str, table_id: str, code: str) -> str:
-    table = page[page.index(f'id="{table_id}"'):]
+    table = page[page.index(f'id="{table_id}"') :]
     table = table[: table.index("</table>")]
     m = re.search(rf'<tr data-code="{code}"[^>]*>(.*?)</tr>', table, re.S)
     assert m, (table_id, code)
     return m.group(1)
 
 
-def test_the_xlsx_holds_the_same_numbers_as_the_page(client: TestClient, october: Cast) -> None:  # type: ignore[type-arg]
+def test_the_xlsx_holds_the_same_numbers_as_the_page(client: TestClient, october: Cast) -> None:
     sign_in(client, october.sup_t.phone)
     page = client.get(f"/review/report?{OCT}").text
     wb = load_workbook(io.BytesIO(client.get(f"/review/report.xlsx?{OCT}").content))
@@ -98,7 +129,12 @@ def test_the_xlsx_holds_the_same_numbers_as_the_page(client: TestClient, october
     coverage, indicators, events, movements = wb.worksheets[:4]
     for row in coverage.iter_rows(min_row=3, values_only=True):
         cells = table_row(page, "t-coverage", str(row[0]))
-        shown = [int(x) for x in re.findall(r'data-m="(?:due|on_time|late|overdue|missed|cancelled|pending)">(\d+)<', cells)]
+        shown = [
+            int(x)
+            for x in re.findall(
+                r'data-m="(?:due|on_time|late|overdue|missed|cancelled|pending)">(\d+)<', cells
+            )
+        ]
         assert shown == list(row[2:9])
     for row in indicators.iter_rows(min_row=3, values_only=True):
         cells = table_row(page, "t-indicators", str(row[0]))
@@ -109,25 +145,33 @@ def test_the_xlsx_holds_the_same_numbers_as_the_page(client: TestClient, october
         m = re.search(r'data-m="live_births">(\d+)<', table_row(page, "t-events", str(row[0])))
         assert m and int(m[1]) == row[live_births_col]
     for row in movements.iter_rows(min_row=3, values_only=True):
-        shown = [int(x) for x in re.findall(r'data-m="\w+">(\d+)<', table_row(page, "t-movements", str(row[0])))]
+        shown = [
+            int(x) for x in re.findall(r'data-m="\w+">(\d+)<', table_row(page, "t-movements", str(row[0])))
+        ]
         assert shown == list(row[2:])
 
 
-def test_a_line_list_needs_a_reason_and_is_audited(client: TestClient, october: Cast, db: Session) -> None:  # type: ignore[type-arg]
+def test_a_line_list_needs_a_reason_and_is_audited(client: TestClient, october: Cast, db: Session) -> None:
     csrf = sign_in(client, october.sup_t.phone)
     refused = client.post("/review/linelist", data={"csrf": csrf, "period": "2026-10", "reason": " "})
     assert refused.status_code == 422 and "用途" in refused.text
     assert not db.exec(select(AuditEntry).where(AuditEntry.action == "export_line_list")).all()
-    given = client.post("/review/linelist", data={"csrf": csrf, "period": "2026-10", "reason": "电话督促逾期随访"})
+    given = client.post(
+        "/review/linelist", data={"csrf": csrf, "period": "2026-10", "reason": "电话督促逾期随访"}
+    )
     assert given.status_code == 200 and given.headers["content-type"].startswith("text/csv")
     assert "安娜" in given.content.decode("utf-8-sig")
     db.rollback()  # a fresh snapshot: the export was committed by the app's own session
     entry = db.exec(select(AuditEntry).where(AuditEntry.action == "export_line_list")).one()
-    assert entry.user_id == october.sup_t.id and "电话督促逾期随访" in entry.detail and entry.target_id == TOWNSHIP_T
+    assert (
+        entry.user_id == october.sup_t.id
+        and "电话督促逾期随访" in entry.detail
+        and entry.target_id == TOWNSHIP_T
+    )
     assert entry.at is not None
 
 
-def test_aggregate_exports_name_nobody(client: TestClient, october: Cast) -> None:  # type: ignore[type-arg]
+def test_aggregate_exports_name_nobody(client: TestClient, october: Cast) -> None:
     sign_in(client, october.sup_t.phone)
     csv_text = client.get(f"/review/report.csv?{OCT}").content.decode("utf-8-sig")
     for name in ("安娜", "贝拉", "可拉", "多拉", "吉娜"):
@@ -135,7 +179,8 @@ def test_aggregate_exports_name_nobody(client: TestClient, october: Cast) -> Non
 
 
 def test_the_county_admin_sees_townships_side_by_side_without_a_sex_ratio_under_1000_births(
-    client: TestClient, october: Cast  # type: ignore[type-arg]
+    client: TestClient,
+    october: Cast,
 ) -> None:
     sign_in(client, october.county.phone)
     page = client.get(f"/review/county?{OCT}").text
@@ -144,7 +189,7 @@ def test_the_county_admin_sees_townships_side_by_side_without_a_sex_ratio_under_
     assert client.get(f"/review?area={TOWNSHIP_T}&{OCT}").status_code == 200
 
 
-def test_report_numbers_match_the_service(db: Session, october: Cast, client: TestClient) -> None:  # type: ignore[type-arg]
+def test_report_numbers_match_the_service(db: Session, october: Cast, client: TestClient) -> None:
     sign_in(client, october.sup_t.phone)
     page = client.get(f"/review/report?{OCT}").text
     report = township_report(db, TOWNSHIP_T, month_of(date(2026, 10, 1)), date.today())
