@@ -1,0 +1,450 @@
+"""Push end to end in Debian's chromium: the settings page subscribes (through a stubbed
+`pushManager.subscribe` — headless Chromium cannot reach a real push service), the real server sends to the
+local push service, and the message it decrypted goes into the real service worker with CDP
+`ServiceWorker.deliverPushMessage`, also after the worker was stopped; the notification is read back with
+`registration.getNotifications()`, and a tap on it (a `notificationclick` dispatched in the worker: no CDP
+method clicks a notification) opens the overdue list."""
+
+import asyncio
+import json
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, CDPSession, Page
+from sqlmodel import Session, select
+
+from backend.alerts.models import Alert, PushSubscription
+from backend.alerts.services import run_alerts
+from backend.db import make_engine
+from backend.push.sender import PushSender
+from backend.push.vapid import load_or_create_keys
+from backend.settings import Settings
+from tests.alert_factories import make_item, make_pregnancy
+from tests.browser import *  # noqa: F403
+from tests.browser import PHONE, LiveServer, free_port, screenshot, sign_in
+from tests.conftest import TEST_SECRET, VILLAGE_A, make_cast
+from tests.push_receiver import PushReceiver, push_receiver_fixture  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.browser
+
+CADRE_A = "13800000001"
+
+STUB = """
+(() => {
+  // Pitfall 12: a real subscribe() hangs or fails in headless Chromium. Resolve to the local push service's
+  // subscription instead, remembered across pages like a real one.
+  const SUB = %s;
+  const KEY = 'test-push-stub';
+  const bytes = (b64) => Uint8Array.from(atob(b64.replace(/-/g, '+').replace(/_/g, '/')
+    .padEnd(Math.ceil(b64.length / 4) * 4, '=')), (c) => c.charCodeAt(0));
+  const b64 = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf)))
+    .replace(/\\+/g, '-').replace(/\\//g, '_').replace(/=+$/, '');
+  const make = (serverKey) => ({
+    endpoint: SUB.endpoint,
+    expirationTime: null,
+    options: { userVisibleOnly: true, applicationServerKey: bytes(serverKey).buffer },
+    getKey: (name) => bytes(SUB.keys[name]).buffer,
+    toJSON: () => ({ endpoint: SUB.endpoint, expirationTime: null, keys: SUB.keys }),
+    unsubscribe: async () => { localStorage.removeItem(KEY); return true; },
+  });
+  PushManager.prototype.subscribe = async function (options) {
+    localStorage.setItem(KEY, b64(options.applicationServerKey));
+    return make(localStorage.getItem(KEY));
+  };
+  PushManager.prototype.subscribe.isTestStub = true;
+  PushManager.prototype.getSubscription = async function () {
+    const key = localStorage.getItem(KEY);
+    return key ? make(key) : null;
+  };
+  PushManager.prototype.permissionState = async () => 'granted';
+})();
+"""
+
+NOTIFICATIONS = """
+async () => {
+  const registration = await navigator.serviceWorker.ready;
+  const shown = await registration.getNotifications();
+  return shown.map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data }));
+}
+"""
+
+
+@pytest.fixture
+def live_server(tmp_path: Path, sqlite_template: Path, push_receiver: PushReceiver) -> Iterator[LiveServer]:
+    """The app served for real on a fresh SQLite database with the test cast, allowed to push to the local
+    push service (the alert job is run by the tests, at a chosen time)."""
+    shutil.copy(sqlite_template, tmp_path / "suifang.db")
+    settings = Settings(
+        data_dir=tmp_path,
+        secret_key=TEST_SECRET,
+        environment="test",
+        run_alert_job=False,
+        push_allowed_hosts=(push_receiver.origin,),
+    )
+    engine = make_engine(settings)
+    with Session(engine) as db:
+        make_cast(db)
+    engine.dispose()
+    server = LiveServer(settings, free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def subscription(live_server: LiveServer, push_receiver: PushReceiver) -> dict[str, Any]:
+    """The browser's subscription at the local push service, which refuses pushes signed with another key
+    than the server's."""
+    key = load_or_create_keys(live_server.settings.data_dir).public_key_b64url
+    return push_receiver.subscription(application_server_key=key)
+
+
+@pytest.fixture
+def context(
+    browser: Browser, live_server: LiveServer, subscription: dict[str, Any]
+) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(
+        viewport=PHONE,
+        base_url=live_server.url,
+        locale="zh-CN",
+        service_workers="allow",
+        permissions=["notifications"],
+    )
+    ctx.add_init_script(STUB % json.dumps(subscription))
+    yield ctx
+    ctx.close()
+
+
+# -- helpers -------------------------------------------------------------------------------------------------
+
+
+def service_worker_ready(page: Page) -> None:
+    """The app registers /sw.js itself; registering it again is a no-op that also covers a page that has not
+    yet done so. Waits until the worker is active."""
+    page.evaluate(
+        "async () => { await navigator.serviceWorker.register('/sw.js', { scope: '/' });"
+        " await navigator.serviceWorker.ready; }"
+    )
+
+
+def worker_session(context: BrowserContext, page: Page) -> tuple[CDPSession, str]:
+    """A CDP session with the ServiceWorker domain on, and the registration id of the app's worker."""
+    cdp = context.new_cdp_session(page)
+    registrations: dict[str, str] = {}
+    cdp.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda event: registrations.update(
+            {r["scopeURL"]: r["registrationId"] for r in event["registrations"] if not r["isDeleted"]}
+        ),
+    )
+    cdp.send("ServiceWorker.enable")
+    scope = page.url.split("/", 3)[:3]
+    want = "/".join(scope) + "/"
+    deadline = time.monotonic() + 10
+    while want not in registrations and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    return cdp, registrations[want]
+
+
+def deliver(cdp: CDPSession, page: Page, registration_id: str, data: str) -> None:
+    origin = "/".join(page.url.split("/", 3)[:3])
+    cdp.send(
+        "ServiceWorker.deliverPushMessage",
+        {"origin": origin, "registrationId": registration_id, "data": data},
+    )
+
+
+def notifications(page: Page, count: int = 1) -> list[dict[str, Any]]:
+    """What the phone shows, once `count` notifications are there (showNotification runs after delivery)."""
+    shown: list[dict[str, Any]] = []
+    for _ in range(100):
+        shown = page.evaluate(NOTIFICATIONS)
+        if len(shown) >= count:
+            return shown
+        page.wait_for_timeout(50)
+    return shown
+
+
+def turn_notifications_on(page: Page) -> None:
+    page.goto("/settings")
+    service_worker_ready(page)
+    page.reload()
+    section = page.locator("#push-settings")
+    section.wait_for(state="visible")
+    assert section.get_attribute("data-state") == "off"
+    page.click("#push-on")
+    page.wait_for_selector("#push-settings[data-state=on]")
+
+
+def saved_subscriptions(server: LiveServer) -> list[PushSubscription]:
+    engine = make_engine(server.settings)
+    with Session(engine) as db:
+        rows = list(db.exec(select(PushSubscription)).all())
+    engine.dispose()
+    return rows
+
+
+def run_alert_job(server: LiveServer, receiver: PushReceiver, now: datetime) -> None:
+    """One pass of the alert job against the served database (the same code the in-app job and cron run)."""
+
+    async def one_pass() -> None:
+        engine = make_engine(server.settings)
+        keys = load_or_create_keys(server.settings.data_dir)
+        async with PushSender(keys, server.settings.push_contact, allowed_hosts=[receiver.origin]) as sender:
+            await run_alerts(engine, server.settings, sender, now=now)
+        engine.dispose()
+
+    # Playwright's sync API keeps an event loop running in this thread: run the pass in another one.
+    errors: list[BaseException] = []
+    thread = threading.Thread(target=lambda: _run(one_pass, errors))
+    thread.start()
+    thread.join(timeout=60)
+    assert errors == []
+
+
+def _run(coroutine: Any, errors: list[BaseException]) -> None:
+    try:
+        asyncio.run(coroutine())
+    except BaseException as exc:
+        errors.append(exc)
+
+
+def give_cadre_a_an_overdue_visit(server: LiveServer, today: Any) -> None:
+    engine = make_engine(server.settings)
+    with Session(engine) as db:
+        from backend.accounts.models import User
+
+        cadre = db.exec(select(User).where(User.phone == CADRE_A)).one()
+        pregnancy = make_pregnancy(db, cadre, VILLAGE_A, edd=today + timedelta(days=60))
+        make_item(db, pregnancy, today, start=-9, due=-5, end=-2)
+        db.commit()
+    engine.dispose()
+
+
+# -- the tests -----------------------------------------------------------------------------------------------
+
+
+def test_the_push_stub_is_installed_so_no_test_waits_on_a_real_push_service(page: Page) -> None:
+    sign_in(page, CADRE_A)
+    assert page.evaluate("PushManager.prototype.subscribe.isTestStub === true")
+
+
+def test_a_cadre_turns_notifications_on_and_a_test_notification_reaches_her_phone(
+    page: Page,
+    context: BrowserContext,
+    live_server: LiveServer,
+    push_receiver: PushReceiver,
+    subscription: dict[str, Any],
+) -> None:
+    sign_in(page, CADRE_A)
+
+    turn_notifications_on(page)
+
+    assert "通知已开启" in page.inner_text("#push-status")
+    assert "尚未送达" in page.inner_text("#push-last")
+    [row] = saved_subscriptions(live_server)
+    assert row.endpoint == subscription["endpoint"]
+
+    page.click("#push-test")
+    page.wait_for_selector("#push-last:has-text('上次送达')")
+    assert "测试通知已发送" in page.inner_text("#push-status")
+    [message] = push_receiver.delivered(subscription["endpoint"])
+    cdp, registration_id = worker_session(context, page)
+    deliver(cdp, page, registration_id, message.plaintext.decode())
+
+    [shown] = notifications(page)
+    assert (shown["title"], shown["tag"]) == ("随访测试通知", "suifang-test")
+    assert shown["body"] == "通知已开启：逾期随访会这样提醒您。"
+    screenshot(page, "push-settings-on-360")
+
+    page.reload()  # the next visit shows when the last one arrived (the subscription is re-sent)
+    page.wait_for_selector("#push-settings[data-state=on]")
+    assert "上次送达" in page.inner_text("#push-last")
+
+
+def test_the_morning_digest_wakes_a_stopped_worker_and_a_tap_opens_the_overdue_list(
+    page: Page,
+    context: BrowserContext,
+    live_server: LiveServer,
+    push_receiver: PushReceiver,
+    subscription: dict[str, Any],
+) -> None:
+    tz = ZoneInfo(live_server.settings.timezone)
+    today = datetime.now(tz).date()
+    give_cadre_a_an_overdue_visit(live_server, today)
+    sign_in(page, CADRE_A)
+    turn_notifications_on(page)
+    cdp, registration_id = worker_session(context, page)
+
+    run_alert_job(
+        live_server, push_receiver, datetime.combine(today, datetime.min.time(), tz) + timedelta(hours=8)
+    )
+
+    [message] = push_receiver.delivered(subscription["endpoint"])
+    assert message.payload == {
+        "title": "随访提醒",
+        "body": "逾期 1 项。点击查看。",
+        "url": "/#overdue",
+        "tag": "overdue-digest",
+        "badge_count": 1,
+    }
+    cdp.send("ServiceWorker.stopAllWorkers")
+    deliver(cdp, page, registration_id, message.plaintext.decode())
+
+    [shown] = notifications(page)
+    assert (shown["title"], shown["body"], shown["tag"]) == (
+        "随访提醒",
+        "逾期 1 项。点击查看。",
+        "overdue-digest",
+    )
+    assert shown["data"]["url"] == "/#overdue"
+
+    page.goto("/settings")
+    [worker] = [w for w in context.service_workers if w.url.endswith("/sw.js")][-1:]
+    worker.evaluate(
+        """async () => {
+          const [notification] = await self.registration.getNotifications({ tag: 'overdue-digest' });
+          const event = new NotificationEvent('notificationclick', { notification });
+          try {
+            self.dispatchEvent(event);
+          } catch (err) {
+            // a synthetic event cannot waitUntil(); the handler has already started navigating
+          }
+        }"""
+    )
+    page.wait_for_url("**/#overdue")
+    assert page.locator("#overdue .count").inner_text() == "1"
+    with Session(make_engine(live_server.settings)) as db:
+        statuses = [a.status for a in db.exec(select(Alert).where(Alert.kind == "overdue-digest"))]
+    assert sorted(statuses) == ["nothing", "nothing", "sent"]  # cadres B and C had nothing overdue
+
+
+def test_a_newer_digest_replaces_the_older_one_on_the_phone(page: Page, context: BrowserContext) -> None:
+    sign_in(page, CADRE_A)
+    page.goto("/settings")
+    service_worker_ready(page)
+    cdp, registration_id = worker_session(context, page)
+    for count in (2, 3):
+        payload = {
+            "title": "随访提醒",
+            "body": f"逾期 {count} 项。",
+            "url": "/#overdue",
+            "tag": "overdue-digest",
+            "badge_count": count,
+        }
+        deliver(cdp, page, registration_id, json.dumps(payload, ensure_ascii=False))
+        page.wait_for_function(
+            f"navigator.serviceWorker.ready.then(r => r.getNotifications())"
+            f".then(n => n.length === 1 && n[0].body === '逾期 {count} 项。')"
+        )
+
+    assert [n["body"] for n in notifications(page)] == ["逾期 3 项。"]
+
+
+@pytest.mark.parametrize("data", ["", "not json at all", '{"title": 3}', "[1, 2]"])
+def test_an_unreadable_push_still_shows_a_notification(
+    page: Page, context: BrowserContext, data: str
+) -> None:
+    sign_in(page, CADRE_A)
+    page.goto("/settings")
+    service_worker_ready(page)
+    cdp, registration_id = worker_session(context, page)
+    cdp.send("ServiceWorker.stopAllWorkers")
+
+    deliver(cdp, page, registration_id, data)
+
+    [shown] = notifications(page)
+    assert shown["title"] == "随访提醒"
+    assert shown["data"]["url"] == "/#overdue"
+
+
+def test_a_link_to_another_site_in_a_push_opens_the_overdue_list_instead(
+    page: Page, context: BrowserContext
+) -> None:
+    sign_in(page, CADRE_A)
+    page.goto("/settings")
+    service_worker_ready(page)
+    cdp, registration_id = worker_session(context, page)
+    payload = {"title": "t", "body": "b", "url": "https://evil.example.com/x", "tag": "overdue-digest"}
+
+    deliver(cdp, page, registration_id, json.dumps(payload))
+
+    [shown] = notifications(page)
+    assert shown["data"]["url"] == "/#overdue"
+
+
+def test_blocked_notifications_say_how_to_allow_them(browser: Browser, live_server: LiveServer) -> None:
+    ctx = browser.new_context(viewport=PHONE, base_url=live_server.url, locale="zh-CN")
+    ctx.add_init_script("Object.defineProperty(Notification, 'permission', { get: () => 'denied' });")
+    page = ctx.new_page()
+    sign_in(page, CADRE_A)
+    page.goto("/settings")
+
+    page.wait_for_selector("#push-settings[data-state=blocked]")
+    assert "允许“通知”" in page.inner_text("#push-status")
+    assert not page.is_visible("#push-on")
+    ctx.close()
+
+
+def test_an_iphone_in_safari_is_told_to_add_the_app_to_the_home_screen_first(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    ctx = browser.new_context(
+        viewport=PHONE,
+        base_url=live_server.url,
+        locale="zh-CN",
+        user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/18.5 Mobile/15E148 Safari/604.1",
+    )
+    ctx.add_init_script("delete window.PushManager;")  # as in a Safari tab: no push outside the Home Screen
+    page = ctx.new_page()
+    sign_in(page, CADRE_A)
+    page.goto("/settings")
+
+    page.wait_for_selector("#push-settings[data-state=unsupported]")
+    assert "添加到主屏幕" in page.inner_text("#push-hint")
+    assert "逾期数量仍显示" in page.inner_text("#push-status")
+    assert page.locator("#overdue-badge").is_visible()
+    screenshot(page, "push-settings-iphone-360")
+    ctx.close()
+
+
+def test_turning_notifications_off_forgets_the_subscription_on_the_server(
+    page: Page, live_server: LiveServer
+) -> None:
+    sign_in(page, CADRE_A)
+    turn_notifications_on(page)
+
+    page.click("#push-off")
+
+    page.wait_for_selector("#push-settings[data-state=off]")
+    assert saved_subscriptions(live_server) == []
+
+
+def test_the_subscription_is_sent_again_when_the_app_opens(
+    page: Page, context: BrowserContext, live_server: LiveServer
+) -> None:
+    sign_in(page, CADRE_A)
+    turn_notifications_on(page)
+    engine = make_engine(live_server.settings)
+    with Session(engine) as db:  # the server lost it (say, a 410 from a stale copy)
+        for row in db.exec(select(PushSubscription)):
+            db.delete(row)
+        db.commit()
+    engine.dispose()
+
+    fresh = context.new_page()  # a new tab is a new app session
+    fresh.goto("/")
+    for _ in range(100):
+        if saved_subscriptions(live_server):
+            break
+        fresh.wait_for_timeout(50)
+
+    assert len(saved_subscriptions(live_server)) == 1
