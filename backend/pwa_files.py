@@ -1,5 +1,236 @@
-"""(being built)"""
+"""What makes the field app an installable PWA that works without signal: the service worker at root
+scope, the web app manifest, the offline page, the pending list (待同步), the two shells a phone fills from
+its outbox (the case page and the forms of a pregnancy registered offline), and the list of pages a phone
+keeps for offline reading, each with a version so a phone refetches only what changed."""
 
+import gzip
+import json
+import uuid
+from datetime import date, timedelta
+from functools import cache
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
-ROUTES: list[Any] = []
+from litestar import Request, Response, get
+from litestar.datastructures import State
+from litestar.exceptions import NotFoundException
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from backend.accounts.services import Actor
+from backend.cases import pages as case_pages
+from backend.cases import queries
+from backend.cases.models import CaseChange
+from backend.web import app_state, render, require_role
+
+ROOT = Path(__file__).resolve().parent.parent
+PWA = ROOT / "pwa"
+STATIC = ROOT / "static"
+NO_CACHE = {"Cache-Control": "no-cache"}
+PRIVATE = {"Cache-Control": "no-store"}
+
+PLACEHOLDER = uuid.UUID(int=0)
+"""The pregnancy id of the form shells; the phone replaces it with the id of the pregnancy it registered."""
+
+RECORD_FORMS = ("visit", "risk", "outcome", "postnatal", "close")
+"""Every form of an open case is kept offline, the postnatal one too: an outcome recorded offline needs it."""
+
+MAX_OFFLINE_CASES = 400
+"""A village has tens of open cases; a township supervisor's phone keeps at most this many (most urgent first
+is not known here, so the women list order: open cases by name)."""
+
+PRECACHE_STATIC = ("css/app.css", "icons/icon-192.png", "icons/apple-touch-icon.png")
+
+
+def _precache(build: str) -> list[str]:
+    """The shell the service worker stores at install: the files every page loads (with the `?v=` the pages
+    use), every ES module, vendored libraries, the offline page and the manifest."""
+    urls = ["/offline", "/manifest.webmanifest"]
+    urls += [f"/static/{name}" + ("?v=" + build if name.endswith(".css") else "") for name in PRECACHE_STATIC]
+    urls += [
+        f"/static/{p.relative_to(STATIC).as_posix()}"
+        for p in sorted((STATIC / "vendor").rglob("*"))
+        if p.is_file() and p.name != "VERSIONS"
+    ]
+    for module in sorted((PWA / "js").glob("*.js")):
+        urls.append(f"/js/{module.name}" + ("?v=" + build if module.name == "app.js" else ""))
+    return urls
+
+
+@cache
+def _service_worker(build: str) -> bytes:
+    """pwa/sw.js with its configuration in front: the build names the caches, so a release replaces them and
+    the changed bytes make browsers install the new worker."""
+    config = {"build": build, "precache": _precache(build)}
+    return f"const CONFIG = {json.dumps(config)};\n".encode() + (PWA / "sw.js").read_bytes()
+
+
+def _maybe_gzip(
+    request: Request[Any, Any, State], body: bytes, media_type: str, headers: dict[str, str]
+) -> Response[bytes]:
+    """The app has no compression middleware; the larger files a phone fetches often are compressed here."""
+    headers = {**headers, "Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("accept-encoding", "") and len(body) > 1024:
+        body = gzip.compress(body, 6, mtime=0)
+        headers["Content-Encoding"] = "gzip"
+    return Response(content=body, media_type=media_type, headers=headers)
+
+
+def _not_modified(request: Request[Any, Any, State], etag: str) -> Response[bytes] | None:
+    if request.headers.get("if-none-match") == etag:
+        return Response(content=b"", status_code=304, headers={**NO_CACHE, "ETag": etag})
+    return None
+
+
+@get("/sw.js", sync_to_thread=False)
+def service_worker(request: Request[Any, Any, State]) -> Response[bytes]:
+    """The service worker, at root scope; `no-cache` so every update check reaches the server."""
+    build = app_state(request).build
+    etag = f'"{build}"'
+    return _not_modified(request, etag) or _maybe_gzip(
+        request,
+        _service_worker(build),
+        "text/javascript; charset=utf-8",
+        {**NO_CACHE, "ETag": etag, "Service-Worker-Allowed": "/"},
+    )
+
+
+@get("/sw-push.js", sync_to_thread=False)
+def service_worker_push(request: Request[Any, Any, State]) -> Response[bytes]:
+    """Push and notification-click handlers (alerts), loaded by the service worker with importScripts."""
+    path = PWA / "sw-push.js"
+    if not path.is_file():
+        raise NotFoundException()
+    return Response(content=path.read_bytes(), media_type="text/javascript; charset=utf-8", headers=NO_CACHE)
+
+
+@get("/manifest.webmanifest", sync_to_thread=False)
+def manifest(request: Request[Any, Any, State]) -> Response[bytes]:
+    """The web app manifest (name 随访, icons, standalone display, colours)."""
+    return Response(
+        content=(PWA / "manifest.webmanifest").read_bytes(),
+        media_type="application/manifest+json",
+        headers=NO_CACHE,
+    )
+
+
+@get("/offline", sync_to_thread=False)
+def offline_page(request: Request[Any, Any, State]) -> Response[Any]:
+    """What a phone shows for a page it has not kept, with no connection. Shared by every user of the phone,
+    so it carries nobody's data."""
+    return render(request, "offline.html")
+
+
+@get("/pending", sync_to_thread=False)
+def pending_page(request: Request[Any, Any, State], db: Session, actor: Actor) -> Response[Any]:
+    """待同步: the entries this phone holds for this user — see, correct, discard or export them. The list
+    itself lives on the phone and is drawn there."""
+    return case_pages.page(request, db, actor, "pending.html")
+
+
+@get("/offline/case", sync_to_thread=False)
+def pending_case_shell(request: Request[Any, Any, State], db: Session, actor: Actor) -> Response[Any]:
+    """The case page of a pregnancy registered on this phone, not yet on the server: drawn from the outbox."""
+    return case_pages.page(request, db, actor, "pending_case.html")
+
+
+@get("/offline/form/{name:str}", sync_to_thread=False)
+def form_shell(request: Request[Any, Any, State], db: Session, actor: Actor, name: str) -> Response[Any]:
+    """A record form for a pregnancy the server does not know yet: the real form template around a placeholder
+    pregnancy, which the phone replaces with the pregnancy it registered offline."""
+    require_role(actor, *case_pages.FIELD_ROLES)
+    if name not in RECORD_FORMS:
+        raise NotFoundException()
+    today = app_state(request).today()
+    pregnancy = SimpleNamespace(
+        id=PLACEHOLDER,
+        woman_id=PLACEHOLDER,
+        village_code="",
+        lmp=None,
+        edd=today + timedelta(days=280),
+        edd_source="lmp",
+        registered_on=today,
+        gravidity=1,
+        parity=0,
+        status="open",
+        high_risk=False,
+        close_reason=None,
+        closed_on=None,
+    )
+    woman = SimpleNamespace(id=PLACEHOLDER, name="", village_code="", id_masked=None, phone=None)
+    records = SimpleNamespace(
+        outcome=None,
+        infants=[],
+        visits=[],
+        risks=[],
+        postnatal=[],
+        closures=[],
+        corrections=[],
+        death_of=lambda _id: None,
+    )
+    ctx: dict[str, Any] = {
+        "pregnancy": pregnancy,
+        "woman": woman,
+        "records": records,
+        "open_items": [],
+        "villages": case_pages._all_villages(db),
+        "milestones_due": {},
+        "form_name": name,
+    }
+    ctx["form"] = case_pages._defaults(name, ctx, actor, today, {})
+    return case_pages.page(request, db, actor, case_pages.FORMS[name].template, ctx)
+
+
+def _seq_by_pregnancy(db: Session, actor: Actor, ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    stmt = (
+        select(CaseChange.pregnancy_id, func.max(CaseChange.seq))
+        .where(col(CaseChange.pregnancy_id).in_(ids))
+        .group_by(col(CaseChange.pregnancy_id))
+    )
+    return {pid: int(seq or 0) for pid, seq in db.exec(stmt)}
+
+
+def offline_pages(db: Session, actor: Actor, build: str, today: date) -> dict[str, str]:
+    """Every page this user keeps offline → its version. A version changes when the page's content may have:
+    a release or language (build, locale), a write to the case (the change feed's seq), a new day (gestational
+    age, overdue days). The forms ignore the day: the phone puts today's date in them itself."""
+    scope_seq = db.exec(
+        select(func.max(CaseChange.seq)).where(actor.scope.clause(CaseChange.village_code))
+    ).one()
+    shared = f"{build}.{actor.locale}.{today.isoformat()}.{scope_seq or 0}"
+    pages = dict.fromkeys(["/", "/women", "/pending", "/settings", "/offline/case"], shared)
+    if actor.role not in case_pages.FIELD_ROLES:
+        return pages
+    pages["/register"] = shared
+    pages |= {f"/offline/form/{name}": f"{build}.{actor.locale}" for name in RECORD_FORMS}
+    rows = queries.search_women(db, actor.scope, open_only=True, limit=MAX_OFFLINE_CASES)
+    seqs = _seq_by_pregnancy(db, actor, [r.pregnancy.id for r in rows if r.pregnancy is not None])
+    for row in rows:
+        if row.pregnancy is None:
+            continue
+        seq = seqs.get(row.pregnancy.id, 0)
+        pages[f"/women/{row.woman.id}"] = f"{build}.{actor.locale}.{today.isoformat()}.{seq}"
+        for name in RECORD_FORMS:
+            pages[f"/p/{row.pregnancy.id}/{name}"] = f"{build}.{actor.locale}.{seq}"
+    return pages
+
+
+@get("/api/pwa/pages", sync_to_thread=False)
+def offline_page_list(request: Request[Any, Any, State], db: Session, actor: Actor) -> Response[bytes]:
+    """The pages the service worker keeps for this user (and their versions), in the user's scope only."""
+    state = app_state(request)
+    body = {"user_id": str(actor.user_id), "pages": offline_pages(db, actor, state.build, state.today())}
+    return _maybe_gzip(request, json.dumps(body, separators=(",", ":")).encode(), "application/json", PRIVATE)
+
+
+ROUTES = [
+    service_worker,
+    service_worker_push,
+    manifest,
+    offline_page,
+    pending_page,
+    pending_case_shell,
+    form_shell,
+    offline_page_list,
+]

@@ -1,0 +1,273 @@
+// Offline writing: a record form (.record-form) submitted without a connection, or when the server cannot be
+// reached, is saved in the outbox under its client UUID and shown at once as 待同步; online it is posted as
+// before. Also prepares forms shown from the phone's copy (fresh UUIDs, today's date) and the correction of an
+// entry from the pending list (#entry=<op_id>).
+import { t, keptAt } from './labels.js';
+
+const { outbox, sync } = globalThis.suifang;
+const PLACEHOLDER = '00000000-0000-0000-0000-000000000000';
+const POST_TIMEOUT_MS = 15000;
+export const FLASH = 'suifang-flash';
+
+/** The forms' data-op → the operation kinds of sync/PROTOCOL.md §3. */
+const KINDS = {
+  register_pregnancy: 'register', prenatal_visit: 'visit', risk_grade: 'risk', outcome: 'outcome',
+  postnatal_visit: 'postnatal', closure: 'close', correction: 'correct',
+};
+/** Operation kind → the `saved=` the server's own redirect uses. */
+const SAVED = { register: 'register', visit: 'visit', risk: 'risk', outcome: 'outcome', postnatal: 'postnatal',
+  close: 'close', correct: 'correction' };
+
+const opKind = (form) => KINDS[form.dataset.op] || form.dataset.op;
+
+/** Today on the phone, corrected by how far its clock was off at the last sync. */
+export async function phoneToday() {
+  const offset = (await outbox.getMeta('clock_offset_ms')) || 0;
+  const now = new Date(Date.now() + offset);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+}
+
+function formData(form) {
+  const data = {};
+  for (const [key, value] of new FormData(form)) if (key !== 'csrf' && typeof value === 'string') data[key] = value;
+  const correction = new URL(form.action).pathname.match(/^\/correct\/([a-z_]+)\/([0-9a-f-]{36})$/);
+  if (correction) [, data.target_type, data.target_id] = correction;
+  return data;
+}
+
+function subjectOf(form, kind, data) {
+  if (kind === 'register') return { woman_id: data.woman_id, pregnancy_id: data.id, name: data.name };
+  const link = document.querySelector('.case-strip a[href^="/women/"]');
+  const womanId = link ? link.getAttribute('href').split('/')[2] : null;
+  return {
+    woman_id: womanId === PLACEHOLDER ? null : womanId,
+    pregnancy_id: data.pregnancy_id || null,
+    name: link ? link.textContent.trim() : '',
+  };
+}
+
+function afterSave(entry, online) {
+  const woman = entry.subject && entry.subject.woman_id;
+  if (!woman) return '/';
+  return online ? `/women/${woman}?saved=${SAVED[entry.kind] || 'record'}` : `/women/${woman}`;
+}
+
+const input = (form, name) => form.querySelector(`[name="${name}"]`);
+
+function setValue(form, name, value) {
+  const fields = form.querySelectorAll(`[name="${name}"]`);
+  for (const field of fields) {
+    if (field.type === 'checkbox') field.checked = Boolean(value) && value !== '0';
+    else if (field.type === 'radio') field.checked = field.value === value;
+    else field.value = value;
+  }
+  if (fields.length) fields[0].dispatchEvent(new Event('change', { bubbles: true }));
+}
+
+/** Post the form as the browser would, but without leaving the page, so a failure can go to the outbox. */
+async function postOnline(form) {
+  try {
+    const response = await fetch(form.action, {
+      method: 'POST',
+      body: new URLSearchParams(new FormData(form)),
+      redirect: 'manual',
+      credentials: 'same-origin',
+      // JSON errors for the whole request (401, 403); the form's own errors still come back as the page.
+      headers: { Accept: 'application/json;q=0.9, text/html;q=0.8' },
+      signal: typeof AbortSignal.timeout === 'function' ? AbortSignal.timeout(POST_TIMEOUT_MS) : undefined,
+    });
+    if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) return 'saved';
+    if (response.status === 409 || response.status === 422) return 'invalid';
+    return 'queue'; // 401 (session expired), 403 (a page kept with an old token), 5xx: the outbox keeps it
+  } catch {
+    return 'queue'; // no connection or no answer in time; if the server did save it, the sync says duplicate
+  }
+}
+
+function missingRequired(form) {
+  const missing = [...form.querySelectorAll('[required]')]
+    .filter((f) => !f.matches(':disabled') && !f.closest('[hidden]') && !f.value.trim());
+  for (const field of missing) showError(form, field.name, t('必填', 'Required'));
+  if (missing.length) missing[0].focus();
+  return missing.length > 0;
+}
+
+function showError(form, name, message) {
+  const field = input(form, name);
+  const box = field ? field.closest('.field') || field.parentElement : null;
+  const p = document.createElement('p');
+  p.className = 'error js-error';
+  p.setAttribute('role', 'alert');
+  p.textContent = message;
+  if (box) {
+    box.classList.add('invalid');
+    box.append(p);
+  } else {
+    form.prepend(p);
+  }
+}
+
+async function queue(entry) {
+  await outbox.add(entry);
+  new BroadcastChannel(sync.channelName).postMessage({ type: 'outbox-changed', user: entry.user_id });
+  if ('serviceWorker' in navigator) {
+    const registration = await navigator.serviceWorker.getRegistration();
+    await sync.requestBackgroundSync(registration);
+  }
+}
+
+async function saveEdit(old, form, data) {
+  if (old.sent_at) {
+    window.alert(t('这条记录正在上传，请在同步完成后再修改。', 'This entry is being sent; change it after the sync.'));
+    return;
+  }
+  const base = {
+    ...old, data, recorded_at: sync.localIso(), status: 'pending', errors: null, reason: null, duplicates: null,
+    sent_at: null,
+  };
+  // A rejected op is final on the server: the fix is a new op naming it (PROTOCOL.md §5), in its place.
+  if (old.status === 'rejected') {
+    await outbox.replace(old.op_id, { ...base, op_id: crypto.randomUUID(), replaces: old.op_id });
+  } else {
+    await outbox.put(base);
+  }
+  new BroadcastChannel(sync.channelName).postMessage({ type: 'outbox-changed', user: old.user_id });
+  sessionStorage.setItem(FLASH, 'queued');
+  location.assign('/pending');
+}
+
+async function save(form, user) {
+  form.querySelectorAll('.js-error').forEach((p) => p.remove());
+  const data = formData(form);
+  if (form.dataset.entry) {
+    const old = await outbox.get(form.dataset.entry);
+    if (old && old.user_id === user) {
+      if (!missingRequired(form)) await saveEdit(old, form, data);
+      return;
+    }
+  }
+  if (!data.id) {
+    data.id = crypto.randomUUID();
+    if (input(form, 'id')) input(form, 'id').value = data.id;
+  }
+  const kind = opKind(form);
+  const entry = {
+    op_id: data.id, user_id: user, kind, data, path: new URL(form.action).pathname,
+    subject: subjectOf(form, kind, data), recorded_at: sync.localIso(),
+  };
+  const known = await outbox.get(entry.op_id);
+  if (!known && navigator.onLine !== false) {
+    const online = await postOnline(form);
+    if (online === 'saved') { location.assign(afterSave(entry, true)); return; }
+    if (online === 'invalid') { HTMLFormElement.prototype.submit.call(form); return; } // the server's page
+  }
+  if (missingRequired(form)) return;
+  if (!known) await queue(entry);
+  else if (known.status === 'pending' && !known.sent_at) await outbox.put({ ...known, data }); // a second tap
+  sessionStorage.setItem(FLASH, 'queued');
+  location.assign(afterSave(entry, false));
+}
+
+/** A pregnancy registered on this phone: its babies from a pending outcome, for the postnatal and close
+    forms, which the server drew without them. */
+async function addPendingBabies(form, user, pregnancyId) {
+  if (input(form, 'infant_id') || !['postnatal', 'close'].includes(opKind(form))) return;
+  const outcome = (await outbox.forUser(user)).reverse()
+    .find((e) => e.kind === 'outcome' && e.data.pregnancy_id === pregnancyId);
+  if (!outcome) return;
+  const babies = Object.keys(outcome.data).filter((k) => /^babies-\d+-id$/.test(k))
+    .map((k) => Number(k.split('-')[1]))
+    .filter((i) => i < Number(outcome.data.n_babies || 1) && outcome.data[`babies-${i}-alive`] !== '0');
+  if (!babies.length) return;
+  const select = document.createElement('select');
+  select.id = 'f-infant_id';
+  select.name = 'infant_id';
+  select.append(new Option(t('不含婴儿 / 母亲', 'No baby / the mother'), ''));
+  const sexes = { 1: t('男婴', 'boy'), 2: t('女婴', 'girl'), 0: t('性别不明', 'sex unknown') };
+  for (const i of babies) {
+    const label = `${i + 1}. ${sexes[outcome.data[`babies-${i}-sex`]] || ''} ${outcome.data[`babies-${i}-weight_g`] || ''} g`;
+    select.append(new Option(label, outcome.data[`babies-${i}-id`]));
+  }
+  const label = document.createElement('label');
+  label.htmlFor = 'f-infant_id';
+  label.textContent = t('婴儿（结局待同步）', 'Baby (outcome not synced yet)');
+  const field = document.createElement('div');
+  field.className = 'field';
+  field.append(label, select);
+  const anchor = form.querySelector('fieldset') || form.querySelector('[name="to_village_code"]')?.closest('.field');
+  if (anchor && anchor.tagName === 'FIELDSET') anchor.append(field);
+  else form.insertBefore(field, anchor || form.querySelector('button[type="submit"]'));
+}
+
+/** A form shown from the phone's copy was drawn on another day for another submission: new UUIDs, today's
+    date, and the choices the link asked for (?kind=check, ?infant=…). */
+async function prepareKeptForm(form) {
+  for (const field of form.querySelectorAll('input[type="hidden"]')) {
+    if (field.name === 'id' || /^babies-\d+-id$/.test(field.name)
+        || (field.name === 'woman_id' && opKind(form) === 'register')) field.value = crypto.randomUUID();
+  }
+  const drawnOn = document.getElementById('refreshed')?.dataset.at;
+  const today = await phoneToday();
+  for (const field of form.querySelectorAll('input[type="date"]')) {
+    if (drawnOn && field.value === drawnOn) field.value = today;
+    if (field.max) field.max = today;
+  }
+  const query = new URLSearchParams(location.search);
+  for (const [param, name] of [['kind', 'kind'], ['check_no', 'check_no'], ['n', 'n_babies'], ['infant', 'infant_id']]) {
+    if (query.has(param) && input(form, name)) setValue(form, name, query.get(param));
+  }
+  if (query.get('infant') && input(form, 'covers_mother')) setValue(form, 'covers_mother', '');
+}
+
+/** Correcting an entry from the pending list: its values and the server's message per field. */
+async function openEntry(form, user, opId) {
+  const entry = await outbox.get(opId);
+  if (!entry || entry.user_id !== user) return;
+  form.dataset.entry = opId;
+  for (const field of form.querySelectorAll('input[type="checkbox"]')) field.checked = false;
+  for (const [name, value] of Object.entries(entry.data)) setValue(form, name, value);
+  if (entry.duplicates && !input(form, 'confirm_duplicate')) {
+    const label = document.createElement('label');
+    label.className = 'check';
+    const box = document.createElement('input');
+    Object.assign(box, { type: 'checkbox', name: 'confirm_duplicate', value: '1' });
+    label.append(box, ` ${t('核对无误，仍然登记', 'Checked: register anyway')}`);
+    form.insertBefore(label, form.querySelector('button[type="submit"]'));
+  }
+  const lang = document.documentElement.lang === 'en' ? 'en' : 'zh';
+  for (const [name, message] of Object.entries(entry.errors || {})) {
+    showError(form, name.replace(/^new-/, 'new-'), message[lang] || message.zh || String(message));
+  }
+  const note = document.createElement('p');
+  note.className = entry.status === 'rejected' ? 'alert js-error' : 'ok js-error';
+  note.setAttribute('role', 'status');
+  note.textContent = entry.status === 'rejected'
+    ? t('服务器退回了这条记录：请按提示修改后保存，修改后会重新上传。', 'The server sent this entry back: correct it and save; it will upload again.')
+    : t('正在修改一条待同步记录。', 'You are changing an entry that is waiting to sync.');
+  form.before(note);
+}
+
+export async function captureForms(user) {
+  const form = document.querySelector('form.record-form');
+  if (!form) return;
+  const placeholder = input(form, 'pregnancy_id');
+  if (placeholder && placeholder.value === PLACEHOLDER) {
+    // The form of a pregnancy registered offline (a shell): make it this pregnancy's form.
+    const [, , pregnancyId] = location.pathname.split('/');
+    placeholder.value = pregnancyId;
+    form.action = location.pathname;
+  }
+  if (keptAt()) await prepareKeptForm(form);
+  const pregnancyId = input(form, 'pregnancy_id')?.value;
+  if (pregnancyId) await addPendingBabies(form, user, pregnancyId);
+  const editing = /^#entry=([0-9a-f-]{36})$/.exec(location.hash);
+  if (editing) await openEntry(form, user, editing[1]);
+  document.addEventListener('submit', (event) => {
+    if (event.target !== form || event.defaultPrevented) return;
+    event.preventDefault();
+    if (form.dataset.saving) return;
+    form.dataset.saving = '1';
+    save(form, user).finally(() => { delete form.dataset.saving; });
+  });
+}
