@@ -41,8 +41,8 @@ class Period:
         if self.kind == "year":
             return str(s.year) if locale == "en" else f"{s.year}年"
         if locale == "en":
-            return f"MCH year {self.end.year} (1 Oct {s.year} – 30 Sep {self.end.year})"
-        return f"{self.end.year}妇幼年度（{s.year}年10月1日—{self.end.year}年9月30日）"
+            return f"MCH year {self.end.year} (Oct {s.year}–Sep {self.end.year})"
+        return f"{self.end.year}妇幼年度（{s.year}年10月—{self.end.year}年9月）"
 
     @property
     def days(self) -> int:
