@@ -195,3 +195,69 @@ def test_report_numbers_match_the_service(db: Session, october: Cast, client: Te
     report = township_report(db, TOWNSHIP_T, month_of(date(2026, 10, 1)), date.today())
     m = re.search(r'data-m="due">(\d+)<', table_row(page, "t-coverage", TOWNSHIP_T))
     assert m and int(m[1]) == report.total.coverage.due
+
+
+def test_the_escalation_list_names_each_case_and_who_answers_for_it(
+    client: TestClient, cast: Cast, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from backend.cases import services
+    from tests import review_factory as f
+
+    today = date.today()
+    monkeypatch.setattr(f, "WRITTEN_ON", today)
+    # Due 20 days ago, no outcome recorded: the outcome item is overdue.
+    late = f.make_pregnancy(
+        db,
+        cast,
+        cast.cadre_a,
+        village=VILLAGE_A,
+        name="迟娟",
+        lmp=today - timedelta(days=300),
+        registered_on=today - timedelta(days=200),
+    )
+    # Born 50 days ago, never visited: the 1-month visit is 15 days overdue.
+    born = f.make_pregnancy(
+        db,
+        cast,
+        cast.cadre_b,
+        village=VILLAGE_B,
+        name="满月",
+        lmp=today - timedelta(days=330),
+        registered_on=today - timedelta(days=250),
+    )
+    f.make_outcome(db, cast, cast.cadre_b, born, today - timedelta(days=50), babies=[("2", 3100, True)])
+    # Two phones edit her phone number: the edit made earlier on its device loses.
+    ctx = cast.ctx(cast.cadre_a, db, today)
+    t = datetime.now(UTC)
+    services.edit_registration(
+        db,
+        dataclasses.replace(ctx, device_id="phone-2", recorded_at=t),
+        "woman",
+        late.woman_id,
+        {"phone": "13911112222"},
+        uuid.uuid4(),
+    )
+    services.edit_registration(
+        db,
+        dataclasses.replace(ctx, device_id="phone-1", recorded_at=t - timedelta(hours=1)),
+        "woman",
+        late.woman_id,
+        {"phone": "13933334444"},
+        uuid.uuid4(),
+    )
+    db.commit()
+    sign_in(client, cast.sup_t.phone)
+    page = client.get("/review/escalations").text
+
+    def section(name: str) -> str:
+        return page.split(f'id="{name}"')[1].split("</section>")[0]
+
+    assert "满月" in section("esc-overdue") and "李桂兰" in section("esc-overdue")
+    assert "<td>15</td>" in section("esc-overdue")
+    assert "迟娟" in section("esc-outcome") and "王秀英" in section("esc-outcome")
+    assert "迟娟" in section("esc-conflicts") and "phone" in section("esc-conflicts")
+    assert "满月" not in section("esc-outcome")

@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, case, exists, func, or_
 from sqlalchemy import select as sa_select
@@ -369,6 +369,27 @@ class ConflictingEdit:
     target_type: str
     fields: tuple[str, ...]
     recorded_at: datetime
+    change: str = ""
+    """"earlier value → value kept", when known."""
+
+
+def from_sync_conflicts(db: Session, scope: Scope, rows: Sequence[Any]) -> list[ConflictingEdit]:
+    """The rows of sync.queries.conflicting_edits (one per lost field) with the woman's name, in scope."""
+    ids = {r.woman_id for r in rows}
+    names = {w.id: w.name for w in db.exec(select(Woman).where(col(Woman.id).in_(ids))).all()} if ids else {}
+    return [
+        ConflictingEdit(
+            r.woman_id,
+            names.get(r.woman_id, ""),
+            r.village_code,
+            r.target_type,
+            (r.field,),
+            r.lost_at,
+            f"{r.lost_value} → {r.won_value}",
+        )
+        for r in rows
+        if scope.covers(r.village_code)
+    ]
 
 
 def superseded_edits(db: Session, scope: Scope, limit: int = 100) -> list[ConflictingEdit]:

@@ -59,19 +59,21 @@ class Dashboard:
         return [v for v in self.villages if not v.cadres]
 
 
+def sync_query(name: str) -> Callable[[Session, Scope], Any] | None:
+    """A supervisor query of the sync package (sync/queries.py), looked up at run time because domain
+    packages never import `sync` (DESIGN.md §2); None when it is not there."""
+    try:
+        module = importlib.import_module("sync.queries")
+    except ImportError:
+        return None
+    fn: Callable[[Session, Scope], Any] | None = getattr(module, name, None)
+    return fn
+
+
 def rejected_counts(db: Session, scope: Scope) -> Mapping[uuid.UUID, int] | None:
-    """Pending rejected sync operations per user, from the sync package when it offers
-    `rejected_counts(db, scope)`; None (shown as "—") until it does. Looked up at run time because domain
-    packages never import `sync` (DESIGN.md §2)."""
-    for name in ("sync.queries", "sync.services", "sync.status", "sync"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        fn: Callable[[Session, Scope], Any] | None = getattr(module, "rejected_counts", None)
-        if fn is not None:
-            return dict(fn(db, scope))
-    return None
+    """Pending rejected sync operations per user; None (shown as "—") when sync cannot tell."""
+    fn = sync_query("rejected_counts")
+    return None if fn is None else dict(fn(db, scope))
 
 
 def as_of(period: Period, today: date) -> date:

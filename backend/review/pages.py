@@ -16,7 +16,7 @@ from backend.cases.services import NotFound
 from backend.lib.i18n import Text
 from backend.review import charts, exports
 from backend.review import coverage as cov
-from backend.review.dashboard import build_dashboard, sort_rows
+from backend.review.dashboard import build_dashboard, sort_rows, sync_query
 from backend.review.indicators import INDICATORS
 from backend.review.periods import Period, choices, parse_period
 from backend.review.reports import OUTCOME_ORDER, Report, county_report, township_report
@@ -202,9 +202,17 @@ def escalations_page(
             "overdue": [i for i in overdue if i.kind != "outcome"],
             "outcomes": [i for i in cov.open_items(db, scope, today, overdue_by=0) if i.kind == "outcome"],
             "losses": cov.losses(db, scope, period, fixes),
-            "conflicts": cov.superseded_edits(db, scope),
+            "conflicts": _conflicts(db, scope),
             "days": settings.escalation_days,
         },
+    )
+
+
+def _conflicts(db: Session, scope: Scope) -> list[cov.ConflictingEdit]:
+    """Conflicting edits from sync's own query when it is there, else from the superseded edits directly."""
+    fn = sync_query("conflicting_edits")
+    return (
+        cov.superseded_edits(db, scope) if fn is None else cov.from_sync_conflicts(db, scope, fn(db, scope))
     )
 
 
