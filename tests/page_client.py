@@ -70,3 +70,6 @@ def pages(settings: Settings, cast: Any) -> Iterator[Pages]:
     app = create_app(settings, run_migrations=False)
     with ExitStack() as stack:
         yield Pages(app, stack)
+
+
+__all__ = ["Pages", "SignedIn", "pages"]

@@ -1,6 +1,7 @@
 """Sign in, sign out, language and password (HTML forms; the session lives in the database)."""
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie, State
@@ -14,8 +15,15 @@ from backend.web import SESSION_COOKIE, app_state, check_origin, form_errors, re
 
 def _session_cookie(request: Request[Any, Any, State], value: str, max_age: int) -> Cookie:
     settings = app_state(request).settings
-    return Cookie(key=SESSION_COOKIE, value=value, max_age=max_age, httponly=True, samesite="lax",
-                  secure=settings.secure_cookies, path="/")
+    return Cookie(
+        key=SESSION_COOKIE,
+        value=value,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/",
+    )
 
 
 @get("/login", sync_to_thread=False)
@@ -23,7 +31,7 @@ def login_page(request: Request[Any, Any, State], maybe_actor: Actor | None) -> 
     """The sign-in form (already signed in: straight to Today)."""
     if maybe_actor is not None:
         return redirect("/")
-    return render(request, "login.html")
+    return render(request, "login.html", {"bye": request.query_params.get("bye") == "1"})
 
 
 @post("/login")
@@ -37,14 +45,21 @@ async def login(request: Request[Any, Any, State], db: Session) -> Response[Any]
         user = services.authenticate(db, phone, password)
     except ValidationFailed as exc:
         db.commit()  # keep the failure count even though we answer with an error
-        return render(request, "login.html", {"errors": form_errors(exc, locale), "form": {"phone": phone}},
-                      status_code=422)
+        return render(
+            request,
+            "login.html",
+            {"errors": form_errors(exc, locale), "form": {"phone": phone}},
+            status_code=422,
+        )
     settings = app_state(request).settings
-    token, _ = services.start_session(db, user, days=settings.session_days,
-                                      device=request.headers.get("user-agent", "")[:120])
+    token, _ = services.start_session(
+        db, user, days=settings.session_days, device=request.headers.get("user-agent", "")[:120]
+    )
     response = redirect("/")
     response.cookies.append(_session_cookie(request, token, settings.session_days * 86400))
-    response.cookies.append(Cookie(key="sf_lang", value=user.locale, max_age=365 * 86400, samesite="lax", path="/"))
+    response.cookies.append(
+        Cookie(key="sf_lang", value=user.locale, max_age=365 * 86400, samesite="lax", path="/")
+    )
     return response
 
 
@@ -58,22 +73,38 @@ def logout(request: Request[Any, Any, State], db: Session, actor: Actor) -> Resp
 
 
 @get("/lang/{locale:str}", sync_to_thread=False)
-def switch_language(request: Request[Any, Any, State], db: Session, maybe_actor: Actor | None,
-                    locale: str) -> Response[Any]:
+def switch_language(
+    request: Request[Any, Any, State], db: Session, maybe_actor: Actor | None, locale: str
+) -> Response[Any]:
     """中文 / English: stored per user when signed in, in a cookie otherwise."""
     locale = locale if locale in ("zh", "en") else "zh"
     if maybe_actor is not None:
         services.set_locale(db, maybe_actor, locale)
-    back = request.headers.get("referer", "/")
-    response = redirect(back if back.startswith(str(request.base_url)) or back.startswith("/") else "/")
-    response.cookies.append(Cookie(key="sf_lang", value=locale, max_age=365 * 86400, samesite="lax", path="/"))
+    response = redirect(_same_site_path(request, request.headers.get("referer", "")))
+    response.cookies.append(
+        Cookie(key="sf_lang", value=locale, max_age=365 * 86400, samesite="lax", path="/")
+    )
     return response
+
+
+def _same_site_path(request: Request[Any, Any, State], referer: str) -> str:
+    """Back to the page the switch was pressed on, only ever a page of this site (no open redirect)."""
+    parts = urlsplit(referer)
+    if parts.netloc and parts.netloc != request.headers.get("host", ""):
+        return "/"
+    path = parts.path if parts.path.startswith("/") and not parts.path.startswith("//") else "/"
+    return path + (f"?{parts.query}" if parts.query else "")
 
 
 @get("/settings", sync_to_thread=False)
 def settings_page(request: Request[Any, Any, State], db: Session, actor: Actor) -> Response[Any]:
     """Language, password and notifications."""
-    return render(request, "settings.html", {"saved": request.query_params.get("saved")}, actor=actor)
+    return render(
+        request,
+        "settings.html",
+        {"saved": request.query_params.get("saved"), "overdue_count": _overdue(request, db, actor)},
+        actor=actor,
+    )
 
 
 @post("/settings/password")
@@ -81,11 +112,24 @@ async def change_password(request: Request[Any, Any, State], db: Session, actor:
     """A cadre changes her own password (at least 8 characters)."""
     form = await request.form()
     try:
-        services.change_password(db, actor, str(form.get("current_password", "")), str(form.get("new_password", "")))
+        services.change_password(
+            db, actor, str(form.get("current_password", "")), str(form.get("new_password", ""))
+        )
     except ValidationFailed as exc:
-        return render(request, "settings.html", {"errors": form_errors(exc, actor.locale)}, actor=actor,
-                      status_code=422)
+        return render(
+            request,
+            "settings.html",
+            {"errors": form_errors(exc, actor.locale), "overdue_count": _overdue(request, db, actor)},
+            actor=actor,
+            status_code=422,
+        )
     return redirect("/settings?saved=password")
+
+
+def _overdue(request: Request[Any, Any, State], db: Session, actor: Actor) -> int:
+    from backend.cases.queries import overdue_count
+
+    return overdue_count(db, actor.scope, app_state(request).today())
 
 
 ROUTES = [login_page, login, logout, switch_language, settings_page, change_password]
