@@ -22,7 +22,7 @@ ESCALATION_DIGEST: Final = "escalation"
 KIND_OF_ROLE: Final = {"village": CADRE_DIGEST, "township": ESCALATION_DIGEST}
 
 OVERDUE_URL: Final = "/#overdue"
-ESCALATION_URL: Final = "/review#escalations"
+ESCALATION_URL: Final = "/review/escalations"
 OUTCOME_GRACE_DAYS: Final = 14
 """DOMAIN.md §5: a pregnancy whose outcome is not recorded this many days after the EDD is escalated."""
 
