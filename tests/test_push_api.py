@@ -109,6 +109,18 @@ def test_a_contact_that_no_push_service_accepts_turns_push_off_with_a_clear_mess
     assert "SUIFANG_PUSH_CONTACT" in record.getMessage()
 
 
+def test_in_production_the_placeholder_contact_turns_push_off(
+    push_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    production = push_settings.with_(environment="production")
+
+    with caplog.at_level(logging.ERROR), TestClient(create_app(production, run_migrations=False)) as client:
+        answer = client.get("/api/push/key")
+
+    assert answer.status_code == 503
+    assert any("placeholder" in r.getMessage() for r in caplog.records)
+
+
 # -- subscribing ---------------------------------------------------------------------------------------------
 
 

@@ -47,6 +47,11 @@ def load_push_keys(settings: Settings) -> tuple[VapidKeys, str]:
     """The VAPID key pair (settings, `SUIFANG_VAPID_PRIVATE_KEY(_FILE)`, else created in the data directory)
     and the checked contact; ValueError or OSError with a message an operator can act on."""
     contact = check_contact(settings.push_contact)
+    if settings.environment == "production" and contact == Settings.push_contact:
+        raise ValueError(
+            f"VAPID contact {contact!r} is the placeholder; set SUIFANG_PUSH_CONTACT to the operator's real "
+            "mailto: or https: address (push services use it to reach you)"
+        )
     keys = load_or_create_keys(settings.data_dir, private_key_pem=settings.vapid_private_key)
     times = {
         "SUIFANG_ALERT_SEND_TIME": settings.alert_send_time,
@@ -68,6 +73,12 @@ def build_runtime(settings: Settings, timeout_seconds: float = SEND_TIMEOUT_SECO
     except (ValueError, OSError) as exc:
         logger.error("Web Push is OFF: %s", exc)
         return None
+    if settings.environment == "production" and not settings.vapid_private_key:
+        logger.warning(
+            "VAPID key read from the data directory: when several app servers share the database, give them "
+            "all the same key (SUIFANG_VAPID_PRIVATE_KEY_FILE), or phones subscribed through one server get "
+            "403 from pushes signed by another"
+        )
     hosts = allowed_hosts_of(settings)
     sender = PushSender(keys, contact, allowed_hosts=hosts, timeout_seconds=timeout_seconds)
     return PushRuntime(keys=keys, contact=contact, allowed_hosts=hosts, sender=sender)

@@ -416,9 +416,13 @@ async def send_test_notification(
     db: Session, sender: PushSender, user_id: uuid.UUID, locale: str, now: datetime | None = None
 ) -> TestResult:
     """Push a test notification to every subscription of the user right away (she asked for it: no quiet
-    hours), and record what the push services answered."""
+    hours), and record what the push services answered.
+
+    Commits `db` before sending: no transaction may stay open across the network (on SQLite a write
+    transaction, such as the sign-in's sliding expiry, would hold the database lock for the whole send)."""
     now = now or utcnow()
-    subs = subscriptions_of(db, [user_id]).get(user_id, [])
+    subs = [_as_subscription(row) for row in subscriptions_of(db, [user_id]).get(user_id, [])]
+    db.commit()
     en = locale == "en"
     note = Notification(
         title="Suifang test" if en else "随访测试通知",
@@ -429,8 +433,8 @@ async def send_test_notification(
         tag=TEST_TAG,
     )
 
-    async def send(sub: PushSubscription) -> tuple[str, SendResult]:
-        result = await sender.send(_as_subscription(sub), note, ttl_seconds=3600, topic=topic_for(TEST_TAG))
+    async def send(sub: Subscription) -> tuple[str, SendResult]:
+        result = await sender.send(sub, note, ttl_seconds=3600, topic=topic_for(TEST_TAG))
         return sub.endpoint, result
 
     results = await asyncio.gather(*(send(sub) for sub in subs))
