@@ -121,7 +121,7 @@ def test_the_app_starts_the_job_when_settings_ask_and_stops_it_on_shutdown(setti
         job = app.state[TASK_KEY]
         assert isinstance(job, AlertJob)
     assert app.state[TASK_KEY] is None
-    assert job._task is not None and job._task.done() and not job._task.cancelled()
+    assert job.finished
 
 
 def test_the_app_runs_no_job_when_cron_does_it(settings: Settings) -> None:

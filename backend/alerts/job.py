@@ -110,6 +110,11 @@ class AlertJob:
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="suifang-alert-job")
 
+    @property
+    def finished(self) -> bool:
+        """True once the loop has ended by itself after `stop()` (not cancelled)."""
+        return self._task is not None and self._task.done() and not self._task.cancelled()
+
     async def _loop(self) -> None:
         # A little jitter so that several app processes started together do not all query at once.
         await self._sleep(random.uniform(0, min(5.0, self.interval)))  # noqa: S311 - not a secret

@@ -27,7 +27,8 @@ class PushSubscription(SQLModel, table=True):
 
 class Alert(SQLModel, table=True):
     """One digest for one user, kind and local day — recorded once (the unique key), so no run, process or
-    restart sends it twice. `status`: pending, sent, retry, gave_up, no_subscription."""
+    restart sends it twice. `status`: pending, sending (claimed by a process until `next_attempt_at`), sent,
+    retry, gave_up, no_subscription, or nothing (nothing to say that day; see backend/alerts/services.py)."""
 
     __table_args__ = (
         UniqueConstraint("user_id", "kind", "local_day", name="uq_alert_once_per_day"),
