@@ -111,11 +111,6 @@ async def push(request: Request[Any, Any, State], db: Session, actor: Actor) -> 
 def _push(db: Session, actor: Actor, state: AppState, body: dict[str, Any], ops: list[Any]) -> dict[str, Any]:
     """The database work of a push, off the event loop."""
     now = utcnow()
-    user = db.get(User, actor.user_id)
-    if user is not None:  # written first: takes SQLite's write lock before anything is read for the batch
-        user.last_sync_at = now
-        db.add(user)
-        db.flush()
     tz = state.settings.timezone
     batch = BatchContext(
         actor=actor,
@@ -127,6 +122,10 @@ def _push(db: Session, actor: Actor, state: AppState, body: dict[str, Any], ops:
         clock_error=parse_sent_at(body.get("sent_at"), tz, now),
     )
     results = apply_batch(db, batch, ops)
+    user = db.get(User, actor.user_id)
+    if user is not None:
+        user.last_sync_at = now
+        db.add(user)
     counts: dict[str, int] = {}
     for r in results:
         counts[r["status"]] = counts.get(r["status"], 0) + 1

@@ -19,6 +19,7 @@ from backend.accounts.services import Actor
 from backend.cases import forms, queries, services
 from backend.cases.forms import REQUIRED
 from backend.cases.models import Correction, Pregnancy, Woman
+from backend.cases.schedule_store import deferred_refresh
 from backend.cases.services import Forbidden, NotFound, WriteContext, Written
 from backend.lib.fieldcrypt import FieldCipher
 from backend.lib.i18n import FieldError, Text, ValidationFailed
@@ -266,12 +267,18 @@ class _Batch:
 def apply_batch(db: Session, batch: BatchContext, ops: Sequence[Any]) -> list[dict[str, Any]]:
     """Apply each operation in order, each in its own savepoint; return one result per operation.
 
-    The caller commits once, after this returns. Operations refused for good are stored with their result,
-    so a replay answers `duplicate`; operations that failed on the server (`retry`) are not: they can be
-    sent again."""
-    state = _Batch(batch)
-    known = _known_operations(db, ops)
-    results = [_apply_one(db, state, known, op) for op in ops]
+    Due items are refreshed once per pregnancy at the end of the batch rather than after every write. Should
+    that fail, the whole batch is rolled back and applied again with a refresh after every write, so the fault
+    lands on one operation (`retry`) instead of the batch. The caller commits once, after this returns.
+    Operations refused for good are stored with their result, so a replay answers `duplicate`; operations that
+    failed on the server (`retry`) are not: they can be sent again."""
+    try:
+        with deferred_refresh(db):
+            state, results = _apply_all(db, batch, ops)
+    except Exception as exc:
+        log.exception("sync: deferred refresh failed (%s); applying the batch op by op", type(exc).__name__)
+        db.rollback()
+        state, results = _apply_all(db, batch, ops)
     if state.rows:
         db.execute(insert(SyncOperation), state.rows)
     for status in ("replaced", "discarded"):
@@ -287,6 +294,12 @@ def apply_batch(db: Session, batch: BatchContext, ops: Sequence[Any]) -> list[di
                 .values(status=status)
             )
     return results
+
+
+def _apply_all(db: Session, batch: BatchContext, ops: Sequence[Any]) -> tuple["_Batch", list[dict[str, Any]]]:
+    state = _Batch(batch)
+    known = _known_operations(db, ops)
+    return state, [_apply_one(db, state, known, op) for op in ops]
 
 
 def _known_operations(db: Session, ops: Sequence[Any]) -> dict[uuid.UUID, SyncOperation]:

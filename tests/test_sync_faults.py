@@ -250,3 +250,37 @@ def test_of_two_edits_the_one_made_later_wins_though_its_rivals_clock_runs_ten_d
         assert fast_answer["results"][0]["winner"]["name"]["value"] == "李晚"
     loser = db.get(Correction, uuid.UUID(early_on_fast_phone["data"]["id"]))
     assert loser is not None and loser.superseded
+
+
+def test_a_case_whose_due_items_cannot_be_planned_holds_back_only_its_own_ops(
+    settings: Settings, cast: Cast, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backend.cases import schedule_store
+
+    ops = month_of_work(
+        2
+    )  # two women, four ops each; the second woman's LMP one day earlier tells them apart
+    ops[4]["data"]["lmp"] = (
+        (datetime.fromisoformat(ops[4]["data"]["lmp"]) - timedelta(days=1)).date().isoformat()
+    )
+    doomed_lmp = datetime.fromisoformat(ops[0]["data"]["lmp"]).date()
+    real = schedule_store.plan_items
+    failing = {"on": True}
+
+    def fails_for_the_first_woman(facts: Any, rules: Any) -> Any:
+        if failing["on"] and facts.lmp == doomed_lmp:
+            raise ZeroDivisionError("a bug in planning")
+        return real(facts, rules)
+
+    monkeypatch.setattr(schedule_store, "plan_items", fails_for_the_first_woman)
+    with app_client(settings) as client:
+        phone = Phone(client, "13800000001")
+        first = phone.push(ops)
+        failing["on"] = False  # the bug fixed and deployed; the phone sends what it still holds
+        second = phone.push(ops)
+    assert statuses(first) == ["retry"] * 4 + ["applied"] * 4
+    assert [r["reason"] for r in first["results"][:4]] == ["server_error", "waiting", "waiting", "waiting"]
+    assert statuses(second) == ["applied"] * 4 + ["duplicate"] * 4
+    assert count(db, Pregnancy) == 2
+    assert count(db, PrenatalVisit) == 4
+    assert count(db, SyncOperation) == len(ops)

@@ -3,10 +3,12 @@ rewrite its materialised due items in the caller's transaction."""
 
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import fields, is_dataclass
 from typing import Any, TypeVar
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, delete, select
 
 from backend.cases.models import (
@@ -143,30 +145,65 @@ class CaseRecords:
         )
 
 
-def refresh_due_items(db: Session, pregnancy: Pregnancy) -> CaseRecords:
-    """Recompute a pregnancy's due items and replace the stored ones, inside the caller's transaction."""
+DEFERRED_REFRESH = "suifang_deferred_refresh"
+
+
+def refresh_due_items(db: Session, pregnancy: Pregnancy) -> CaseRecords | None:
+    """Recompute a pregnancy's due items and replace the stored ones, inside the caller's transaction.
+    Inside `deferred_refresh(db)` the pregnancy is only noted (and None returned): it is refreshed once when
+    the block ends."""
+    pending: dict[uuid.UUID, None] | None = db.info.get(DEFERRED_REFRESH)
+    if pending is not None:
+        pending[pregnancy.id] = None
+        return None
+    return _refresh_now(db, pregnancy)
+
+
+@contextmanager
+def deferred_refresh(db: Session) -> Iterator[None]:
+    """Refresh each pregnancy written in the block once, when the block ends without error, instead of after
+    every write: a sync batch touches one pregnancy many times. No rule reads due items or the high-risk flag,
+    so deferring changes no validation outcome; a pregnancy whose writes were all rolled back is skipped."""
+    if db.info.get(DEFERRED_REFRESH) is not None:
+        yield  # nested: the outermost block refreshes
+        return
+    pending: dict[uuid.UUID, None] = {}
+    db.info[DEFERRED_REFRESH] = pending
+    try:
+        yield
+    finally:
+        db.info.pop(DEFERRED_REFRESH, None)
+    for pregnancy_id in pending:
+        pregnancy = db.get(Pregnancy, pregnancy_id)
+        if pregnancy is not None:
+            _refresh_now(db, pregnancy)
+
+
+def _refresh_now(db: Session, pregnancy: Pregnancy) -> CaseRecords:
     records = CaseRecords(db, pregnancy)
     items = plan_items(records.facts(), load_rules(pregnancy.rules_version))
     db.exec(delete(DueItem).where(col(DueItem.pregnancy_id) == pregnancy.id))
-    db.add_all(
-        DueItem(
-            pregnancy_id=pregnancy.id,
-            infant_id=i.infant_id,
-            kind=i.kind,
-            seq=i.seq,
-            window_start=i.window_start,
-            due_on=i.due_on,
-            window_end=i.window_end,
-            done_on=i.done_on,
-            done_by=i.done_by,
-            cancelled_on=i.cancelled_on,
-            missed_on=i.missed_on,
-            is_open=i.done_on is None and i.cancelled_on is None,
-            village_code=pregnancy.village_code,
-            rules_version=i.rules_version,
-        )
+    rows = [
+        {
+            "pregnancy_id": pregnancy.id,
+            "infant_id": i.infant_id,
+            "kind": i.kind,
+            "seq": i.seq,
+            "window_start": i.window_start,
+            "due_on": i.due_on,
+            "window_end": i.window_end,
+            "done_on": i.done_on,
+            "done_by": i.done_by,
+            "cancelled_on": i.cancelled_on,
+            "missed_on": i.missed_on,
+            "is_open": i.done_on is None and i.cancelled_on is None,
+            "village_code": pregnancy.village_code,
+            "rules_version": i.rules_version,
+        }
         for i in items
-    )
+    ]
+    if rows:  # one executemany; building ORM objects for every item cost more than the planning itself
+        db.execute(insert(DueItem), rows)
     db.add(CaseChange(pregnancy_id=pregnancy.id, village_code=pregnancy.village_code))
     high = records.high_risk
     if pregnancy.high_risk != high:
