@@ -10,7 +10,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.static_files import create_static_files_router
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Message, Scope
 from sqlalchemy import text
 
 from backend import migrate, pwa_files
@@ -61,25 +61,13 @@ SECURITY_HEADERS = [
 ]
 
 
-def security_headers(app: ASGIApp) -> ASGIApp:
-    """ASGI middleware adding the headers of DESIGN.md §4 to every response, errors included."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":  # type: ignore[comparison-overlap]
-            await app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {k.lower() for k, _ in headers}
-                headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
-                message["headers"] = headers
-            await send(message)
-
-        await app(scope, receive, send_with_headers)
-
-    return middleware
+async def security_headers(message: Message, scope: Scope) -> None:
+    """The headers of DESIGN.md §4 on every response, errors included: an app-level send hook, because the
+    router's own 404 and 405 answers never pass through route middleware."""
+    if message["type"] == "http.response.start":
+        headers = list(message.get("headers", []))
+        present = {bytes(k).lower() for k, _ in headers}
+        message["headers"] = headers + [(k, v) for k, v in SECURITY_HEADERS if k not in present]
 
 
 def build_id() -> str:
@@ -171,7 +159,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
             "maybe_actor": Provide(provide_optional_actor),
         },
         exception_handlers={Exception: _on_error},
-        middleware=[security_headers],
+        before_send=[security_headers],
         state=State({"suifang": state}),
         on_startup=[alerts_job.start],
         on_shutdown=[alerts_job.stop, lambda: engine.dispose()],

@@ -156,6 +156,7 @@ FIELD_POST = {"cadre_a": 422, "cadre_b": 404, "cadre_c": 404, "sup_t": 422, "sup
 EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/"): EVERYONE,
     ("GET", "/women"): EVERYONE,
+    ("POST", "/women"): EVERYONE,
     ("GET", "/women/{woman_id:uuid}"): {
         "cadre_a": 200,
         "cadre_b": 404,
@@ -325,10 +326,10 @@ def test_cadre_b_guessing_village_a_uuids_gets_404_learns_nothing_and_writes_not
 
 def test_a_search_by_cadre_b_never_finds_village_a(signed_in: dict[str, SignedIn], world: World) -> None:
     for q in ("欧阳", "秀芳", ""):
-        assert world.name_a not in signed_in["cadre_b"].get("/women", params={"q": q}).text
+        assert world.name_a not in call(signed_in["cadre_b"], "POST", "/women", data={"q": q}).text
     assert world.name_a not in signed_in["cadre_b"].get("/").text
     assert world.name_a not in signed_in["sup_u"].get("/").text
-    assert world.name_a in signed_in["sup_t"].get("/women", params={"q": "欧阳"}).text
+    assert world.name_a in call(signed_in["sup_t"], "POST", "/women", data={"q": "欧阳"}).text
 
 
 # --- CSRF and origin ---------------------------------------------------------------------------------------

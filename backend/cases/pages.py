@@ -130,8 +130,20 @@ def today_page(request: Request[Any, Any, State], db: Session, actor: Actor) -> 
 
 
 @get("/women", sync_to_thread=False)
-def women_page(request: Request[Any, Any, State], db: Session, actor: Actor, q: str = "") -> Response[Any]:
-    """孕产妇: everyone in scope, searchable by name, phone tail or ID tail."""
+def women_page(request: Request[Any, Any, State], db: Session, actor: Actor) -> Response[Any]:
+    """孕产妇: everyone in scope, open pregnancies first."""
+    return _women(request, db, actor, "")
+
+
+@post("/women")
+async def women_search(request: Request[Any, Any, State], db: Session, actor: Actor) -> Response[Any]:
+    """Search by name, phone tail or ID tail. Posted, not in the URL: a name or phone never goes in a URL
+    (DOMAIN.md §7), where proxies, logs and browser history would keep it."""
+    form = await request.form()
+    return _women(request, db, actor, str(form.get("q", "")))
+
+
+def _women(request: Request[Any, Any, State], db: Session, actor: Actor, q: str) -> Response[Any]:
     q = q.strip()[:SEARCH_MAX_LENGTH]
     rows = queries.search_women(db, actor.scope, q)
     return page(
@@ -511,6 +523,7 @@ async def correction_submit(
 ROUTES = [
     today_page,
     women_page,
+    women_search,
     case_page,
     register_form,
     register,
