@@ -129,4 +129,12 @@ def expect_pending(page: Page, n: int, timeout: float = 15_000) -> None:
 
 
 def submit(page: Page) -> None:
+    """Save the page's record form once the app has prepared it (a test taps faster than a thumb)."""
+    page.locator("html[data-ready=true]").wait_for(state="attached")
     page.locator("form.record-form button[type=submit]").click()
+
+
+def save_offline(page: Page) -> None:
+    """Save the form with no signal and wait until the phone has kept it and shown where it went."""
+    submit(page)
+    expect(page.locator("#saved-on-phone")).to_be_visible()

@@ -48,6 +48,8 @@ async function refreshPages(user, force = false) {
 }
 
 function startSync(user) {
+  let failures = 0;
+  let retry = null;
   const run = async (reason, always = false) => {
     const saved = (await outbox.getMeta(`sync:${user}`)) || {};
     const stale = !saved.lastSyncAt || Date.now() - Date.parse(saved.lastSyncAt) > REFRESH_EVERY_MS;
@@ -56,6 +58,15 @@ function startSync(user) {
     const result = await sync.run({ user, reason });
     if (result.applied) refreshPages(user, true);
     else if (result.state === 'idle') refreshPages(user);
+    // A dropped connection or a server fault: try again soon, then less often (2 s, 4 s … 1 min).
+    // navigator.onLine is not trusted: it can lag behind, or claim a connection that carries nothing.
+    clearTimeout(retry);
+    if (result.state === 'offline' || result.state === 'failed') {
+      failures += 1;
+      retry = setTimeout(() => run('retry'), Math.min(TIMER_MS, 1000 * 2 ** failures));
+    } else if (result.state !== 'busy') {
+      failures = 0;
+    }
   };
   run('start');
   window.addEventListener('online', () => run('online', true));
@@ -87,11 +98,12 @@ async function start() {
   registerServiceWorker().catch((err) => console.warn('service worker not registered:', err));
   const user = pageUser();
   if (!user) return;
+  const forms = captureForms(user);
   if (navigator.storage?.persist && !(await outbox.getMeta('persist_asked'))) {
     await outbox.setMeta('persist_asked', true);
     navigator.storage.persist().catch(() => {});
   }
-  await captureForms(user);
+  await forms;
   await showPending(user);
   const run = startSync(user);
   const redrawPendingPage = document.body.dataset.page === 'pending' ? startPendingPage(user, run) : null;
@@ -103,7 +115,8 @@ async function start() {
   guardSignOut(user, run);
   if (new URLSearchParams(location.search).has('saved')) refreshPages(user, true);
   else refreshPages(user);
-  renderSyncState(user);
+  await renderSyncState(user);
+  document.documentElement.dataset.ready = 'true'; // every module of the page is running
 }
 
 start();

@@ -248,9 +248,7 @@ async function openEntry(form, user, opId) {
   form.before(note);
 }
 
-export async function captureForms(user) {
-  const form = document.querySelector('form.record-form');
-  if (!form) return;
+async function prepare(form, user) {
   const placeholder = input(form, 'pregnancy_id');
   if (placeholder && placeholder.value === PLACEHOLDER) {
     // The form of a pregnancy registered offline (a shell): make it this pregnancy's form.
@@ -263,11 +261,20 @@ export async function captureForms(user) {
   if (pregnancyId) await addPendingBabies(form, user, pregnancyId);
   const editing = /^#entry=([0-9a-f-]{36})$/.exec(location.hash);
   if (editing) await openEntry(form, user, editing[1]);
+}
+
+/** Take over the page's record form at once (a quick tap must not post it natively while the phone has no
+    signal); a submit waits until the form is prepared. */
+export function captureForms(user) {
+  const form = document.querySelector('form.record-form');
+  if (!form) return Promise.resolve();
+  const ready = prepare(form, user);
   document.addEventListener('submit', (event) => {
     if (event.target !== form || event.defaultPrevented) return;
     event.preventDefault();
     if (form.dataset.saving) return;
     form.dataset.saving = '1';
-    save(form, user).finally(() => { delete form.dataset.saving; });
+    ready.then(() => save(form, user)).finally(() => { delete form.dataset.saving; });
   });
+  return ready;
 }
