@@ -59,6 +59,10 @@ def test_a_cadre_works_offline_and_each_record_reaches_the_server_once(
     page.goto(f"/p/{overdue.pregnancy_id}/visit")
     submit(page)
     expect(page.locator("#case-pending")).to_contain_text("产前随访")
+    done = page.locator("#schedule li.st-pending")
+    expect(done).to_have_count(1)  # the overdue monthly visit, not the months to come
+    expect(done).to_have_attribute("data-item-kind", "village")
+    expect(done).to_contain_text("已完成（待同步）")
     page.goto("/")
     expect(page.locator(f'#overdue li[data-pregnancy="{overdue.pregnancy_id}"]')).to_be_hidden()
     expect(page.locator("#pending-list")).to_contain_text("陈晓红")

@@ -7,7 +7,8 @@ const { outbox } = globalThis.suifang;
 const PLACEHOLDER = '00000000-0000-0000-0000-000000000000';
 const PRENATAL = ['village', 'township', 'check1', 'check2', 'check3', 'check4', 'check5', 'outcome'];
 
-/** The due items an entry closes: [{pregnancy, infant ('' = the mother), kinds}]. */
+/** The due items an entry closes: [{pregnancy, infant ('' = the mother, null = everyone), kinds (null = all),
+    cancels}] — a visit does the first open item of its kind; an outcome or a closure cancels what is open. */
 export function itemsClosedBy(entry) {
   const d = entry.data || {};
   const pregnancy = d.pregnancy_id;
@@ -16,7 +17,10 @@ export function itemsClosedBy(entry) {
       || (d.kind === 'check' && d.check_no ? `check${d.check_no}` : null);
     return kind ? [{ pregnancy, infant: '', kinds: [kind] }] : [];
   }
-  if (entry.kind === 'outcome') return [{ pregnancy, infant: '', kinds: PRENATAL }];
+  if (entry.kind === 'outcome') {
+    return [{ pregnancy, infant: '', kinds: ['outcome'] },
+      { pregnancy, infant: '', kinds: PRENATAL.filter((k) => k !== 'outcome'), cancels: true }];
+  }
   if (entry.kind === 'postnatal') {
     const out = [];
     const mother = { '1w': 'mother_1w', '42d': 'mother_42d', loss: 'loss_care' }[d.milestone];
@@ -26,13 +30,16 @@ export function itemsClosedBy(entry) {
     }
     return out;
   }
-  if (entry.kind === 'close') return [{ pregnancy, infant: d.infant_id || null, kinds: null }];
+  if (entry.kind === 'close') return [{ pregnancy, infant: d.infant_id || null, kinds: null, cancels: true }];
   return [];
 }
 
+const covers = (spec, pregnancy, infant, kind) => spec.pregnancy === pregnancy
+  && (spec.infant === null || spec.infant === infant) && (spec.kinds === null || spec.kinds.includes(kind));
+
+/** The entry that takes an item of Today's lists off them (each list shows one open item per chain). */
 function closes(entries, pregnancy, infant, kind) {
-  return entries.find((entry) => itemsClosedBy(entry).some((c) => c.pregnancy === pregnancy
-    && (c.infant === null || c.infant === infant) && (c.kinds === null || c.kinds.includes(kind))));
+  return entries.find((entry) => itemsClosedBy(entry).some((spec) => covers(spec, pregnancy, infant, kind)));
 }
 
 function tag(entry) {
@@ -99,21 +106,40 @@ function casePregnancy() {
   return link ? link.getAttribute('href').split('/')[2] : null;
 }
 
+const OPEN = ['st-overdue', 'st-due', 'st-upcoming'];
+
+/** The case page's schedule: the item each entry does (the first open one of its kind) or cancels. */
+function markSchedule(mine, pregnancy) {
+  const rows = [...document.querySelectorAll('.schedule li[data-item-kind]')];
+  for (const li of rows) {
+    const state = li.querySelector('.state');
+    if (!state) continue;
+    state.dataset.server = state.dataset.server ?? state.textContent;
+    state.textContent = state.dataset.server;
+    li.classList.remove('st-pending');
+  }
+  const open = rows.filter((li) => OPEN.some((c) => li.classList.contains(c)) && li.querySelector('.state'));
+  const mark = (li, entry, cancels) => {
+    li.classList.add('st-pending');
+    const synced = entry.synced;
+    li.querySelector('.state').textContent = cancels
+      ? (synced ? t('已取消（已同步）', 'Cancelled (synced)') : t('将取消（待同步）', 'Cancelled once synced'))
+      : (synced ? t('已完成（已同步）', 'Done (synced)') : t('已完成（待同步）', 'Done (waiting to sync)'));
+  };
+  for (const entry of mine) {
+    for (const spec of itemsClosedBy(entry)) {
+      const matching = open.filter((li) => !li.classList.contains('st-pending') && covers(spec, pregnancy,
+        li.closest('[data-infant]')?.dataset.infant || '', li.dataset.itemKind));
+      for (const li of spec.cancels ? matching : matching.slice(0, 1)) mark(li, entry, spec.cancels);
+    }
+  }
+}
+
 function overlayCase(entries, womanId) {
   document.getElementById('case-pending')?.remove();
   const mine = entries.filter((e) => e.subject && e.subject.woman_id === womanId);
   const pregnancy = casePregnancy() || (mine.find((e) => e.data.pregnancy_id) || {}).data?.pregnancy_id;
-  for (const li of document.querySelectorAll('.schedule li[data-item-kind]')) {
-    const baby = li.closest('[data-infant]');
-    const state = li.querySelector('.state');
-    if (!state) continue;
-    state.dataset.server = state.dataset.server || state.textContent;
-    const entry = closes(mine, pregnancy, baby ? baby.dataset.infant : '', li.dataset.itemKind);
-    li.classList.toggle('st-pending', Boolean(entry));
-    state.textContent = entry
-      ? (entry.synced ? t('已完成（已同步）', 'Done (synced)') : t('已完成（待同步）', 'Done (waiting to sync)'))
-      : state.dataset.server;
-  }
+  markSchedule(mine, pregnancy);
   if (!mine.length) return;
   const card = el('section', { class: 'card pending', id: 'case-pending' },
     el('h2', {}, `${t('本机记录', 'Recorded on this phone')} `, el('span', { class: 'count', text: String(mine.length) })),
