@@ -19,7 +19,7 @@ from backend.accounts.services import Actor
 from backend.cases import forms, queries, services
 from backend.cases.forms import REQUIRED
 from backend.cases.models import Correction, Pregnancy, Woman
-from backend.cases.schedule_store import deferred_refresh
+from backend.cases.schedule_store import deferred_refresh, prefetch_case_rows
 from backend.cases.services import Forbidden, NotFound, WriteContext, Written
 from backend.lib.fieldcrypt import FieldCipher
 from backend.lib.i18n import FieldError, Text, ValidationFailed
@@ -299,7 +299,23 @@ def apply_batch(db: Session, batch: BatchContext, ops: Sequence[Any]) -> list[di
 def _apply_all(db: Session, batch: BatchContext, ops: Sequence[Any]) -> tuple["_Batch", list[dict[str, Any]]]:
     state = _Batch(batch)
     known = _known_operations(db, ops)
+    prefetch_case_rows(db, _pregnancies_named(ops))
     return state, [_apply_one(db, state, known, op) for op in ops]
+
+
+def _pregnancies_named(ops: Sequence[Any]) -> list[uuid.UUID]:
+    """The pregnancies a batch's operations refer to, so their records are read together."""
+    out = []
+    for op in ops:
+        data = op.get("data") if isinstance(op, dict) else None
+        if isinstance(data, dict):
+            pid = _uuid_or_none(
+                data.get("pregnancy_id")
+                or (data.get("target_id") if data.get("target_type") == "pregnancy" else None)
+            )
+            if pid is not None:
+                out.append(pid)
+    return out
 
 
 def _known_operations(db: Session, ops: Sequence[Any]) -> dict[uuid.UUID, SyncOperation]:

@@ -284,3 +284,31 @@ def test_a_case_whose_due_items_cannot_be_planned_holds_back_only_its_own_ops(
     assert count(db, Pregnancy) == 2
     assert count(db, PrenatalVisit) == 4
     assert count(db, SyncOperation) == len(ops)
+
+
+def test_an_op_failing_after_its_record_was_written_leaves_no_trace_in_the_case(
+    settings: Settings, cast: Cast, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reg = register_op()
+    pid = reg["data"]["id"]
+    doomed = visit_op(pid, server_today() - timedelta(days=3))
+    later = risk_op(pid, server_today() - timedelta(days=2), colour="orange")
+    real = services.audit
+
+    def fails_after_the_visit_was_flushed(
+        db: Session, user_id: Any, action: str, *args: Any, **kwargs: Any
+    ) -> None:
+        if action == "prenatal_visit":
+            raise RuntimeError("audit log unavailable")
+        real(db, user_id, action, *args, **kwargs)
+
+    monkeypatch.setattr(services, "audit", fails_after_the_visit_was_flushed)
+    with app_client(settings) as client:
+        phone = Phone(client, "13800000001")
+        body = phone.push([reg, doomed, later])
+        case = phone.pull()["cases"][0]
+    assert statuses(body) == ["applied", "retry", "applied"]
+    assert "visits" not in case
+    assert not any(item.get("done_on") for item in case["items"])  # the schedule never saw the undone visit
+    assert case["high_risk"] is True  # the grade after it was applied and counted
+    assert count(db, PrenatalVisit) == 0

@@ -161,8 +161,9 @@ def deliveries(draw: st.DrawFn, devices: list[Device]) -> list[tuple[Device, lis
         while i < len(device.ops):
             size = draw(st.integers(1, 4))
             batch = list(device.ops[i : i + size])
-            if draw(st.booleans()) and batch:
-                batch.insert(draw(st.integers(0, len(batch))), draw(st.sampled_from(batch)))
+            if draw(st.booleans()) and batch:  # an entry sent twice (never ahead of itself)
+                original = draw(st.integers(0, len(batch) - 1))
+                batch.insert(draw(st.integers(original + 1, len(batch))), batch[original])
             batches.append((device, batch))
             if (
                 draw(st.integers(0, 3)) == 0

@@ -5,11 +5,11 @@ import json
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import insert
-from sqlmodel import Session, col, delete, select
+from sqlalchemy import event
+from sqlmodel import Session, SQLModel, col, delete, select
 
 from backend.cases.models import (
     CaseChange,
@@ -77,27 +77,118 @@ def is_high_risk(colour: str, purple: bool) -> bool:
     return colour in HIGH_RISK_COLOURS or purple
 
 
+@dataclass
+class CaseRows:
+    """The stored rows of one pregnancy, as read from the database (no corrections applied yet)."""
+
+    visits: list[PrenatalVisit] = field(default_factory=list)
+    risks: list[RiskGrade] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+    infants: list[Infant] = field(default_factory=list)
+    postnatal: list[PostnatalVisit] = field(default_factory=list)
+    closures: list[Closure] = field(default_factory=list)
+    corrections: list[Correction] = field(default_factory=list)
+
+    def ids(self) -> list[uuid.UUID]:
+        return [r.id for r in (*self.visits, *self.risks, *self.outcomes, *self.postnatal, *self.closures)]
+
+
+ROW_LISTS: dict[type, str] = {
+    PrenatalVisit: "visits",
+    RiskGrade: "risks",
+    Outcome: "outcomes",
+    Infant: "infants",
+    PostnatalVisit: "postnatal",
+    Closure: "closures",
+}
+BATCH_ROWS = "suifang_case_rows"
+
+
+def case_rows(db: Session, pregnancy_id: uuid.UUID) -> CaseRows:
+    """A pregnancy's rows: read from the database, or inside `deferred_refresh` from the batch's copy, which
+    is read once and then kept current by every flush of the session (see `_track_new_rows`)."""
+    kept: dict[uuid.UUID, CaseRows] | None = db.info.get(BATCH_ROWS)
+    if kept is not None and pregnancy_id in kept:
+        return kept[pregnancy_id]
+    rows = load_case_rows(db, [pregnancy_id]).get(pregnancy_id, CaseRows())
+    if kept is not None:
+        kept[pregnancy_id] = rows
+    return rows
+
+
+def load_case_rows(db: Session, pregnancy_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, CaseRows]:
+    """The rows of several pregnancies in seven queries."""
+    out: dict[uuid.UUID, CaseRows] = {pid: CaseRows() for pid in pregnancy_ids}
+    if not out:
+        return out
+    for model, name in ROW_LISTS.items():
+        stmt: Any = select(model).where(col(model.pregnancy_id).in_(list(out)))  # type: ignore[attr-defined]
+        for row in db.exec(stmt).all():
+            getattr(out[row.pregnancy_id], name).append(row)
+    owner = {rid: pid for pid, rows in out.items() for rid in rows.ids()}
+    for chunk in _chunks(list(owner), 500):
+        for c in db.exec(select(Correction).where(col(Correction.target_id).in_(chunk))).all():
+            out[owner[c.target_id]].corrections.append(c)
+    return out
+
+
+def _chunks(items: list[uuid.UUID], size: int) -> Iterator[list[uuid.UUID]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def prefetch_case_rows(db: Session, pregnancy_ids: Iterable[uuid.UUID]) -> None:
+    """Inside `deferred_refresh`: read the rows of these pregnancies now, together, rather than one by one."""
+    kept: dict[uuid.UUID, CaseRows] | None = db.info.get(BATCH_ROWS)
+    if kept is None:
+        return
+    missing = [pid for pid in dict.fromkeys(pregnancy_ids) if pid not in kept]
+    for chunk in _chunks(missing, 500):
+        kept.update(load_case_rows(db, chunk))
+
+
+@event.listens_for(Session, "after_flush")
+def _track_new_rows(session: Session, _context: Any) -> None:
+    """Keep the batch's copy of case rows current: every record just inserted joins its pregnancy's rows."""
+    kept: dict[uuid.UUID, CaseRows] | None = session.info.get(BATCH_ROWS)
+    if not kept:
+        return
+    for obj in session.new:
+        name = ROW_LISTS.get(type(obj))
+        if name is not None:
+            rows = kept.get(obj.pregnancy_id)
+            if rows is not None:
+                getattr(rows, name).append(obj)
+        elif isinstance(obj, Correction):
+            for rows in kept.values():
+                if obj.target_id in rows.ids():
+                    rows.corrections.append(obj)
+                    break
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_rows_on_rollback(session: Session, _previous: Any) -> None:
+    """A rolled-back savepoint may have added rows the copy holds: drop the copy, it is re-read on demand."""
+    kept: dict[uuid.UUID, CaseRows] | None = session.info.get(BATCH_ROWS)
+    if kept:
+        kept.clear()
+
+
 class CaseRecords:
     """Everything stored about one pregnancy, corrections applied — what case pages and the schedule read."""
 
     def __init__(self, db: Session, pregnancy: Pregnancy) -> None:
-        pid = pregnancy.id
         self.pregnancy = pregnancy
-        visits = db.exec(select(PrenatalVisit).where(PrenatalVisit.pregnancy_id == pid)).all()
-        risks = db.exec(select(RiskGrade).where(RiskGrade.pregnancy_id == pid)).all()
-        outcomes = db.exec(select(Outcome).where(Outcome.pregnancy_id == pid)).all()
-        infants = db.exec(select(Infant).where(Infant.pregnancy_id == pid).order_by(col(Infant.seq))).all()
-        postnatal = db.exec(select(PostnatalVisit).where(PostnatalVisit.pregnancy_id == pid)).all()
-        closures = db.exec(select(Closure).where(Closure.pregnancy_id == pid)).all()
-        ids = [r.id for r in (*visits, *risks, *outcomes, *postnatal, *closures)]
-        self.corrections = (
-            list(db.exec(select(Correction).where(col(Correction.target_id).in_(ids))).all()) if ids else []
-        )
+        rows = case_rows(db, pregnancy.id)
+        visits, risks, outcomes, infants = rows.visits, rows.risks, rows.outcomes, rows.infants
+        postnatal, closures = rows.postnatal, rows.closures
+        self.corrections = list(rows.corrections)
         self.visits = sorted(corrected(visits, self.corrections), key=lambda v: (v.visited_on, v.recorded_at))
         self.risks = sorted(corrected(risks, self.corrections), key=lambda r: (r.assessed_on, r.recorded_at))
         live_outcomes = corrected(outcomes, self.corrections)
         self.outcome = live_outcomes[0] if live_outcomes else None
-        self.infants = [i for i in infants if self.outcome is not None and i.outcome_id == self.outcome.id]
+        live = self.outcome.id if self.outcome is not None else None
+        self.infants = sorted((i for i in infants if i.outcome_id == live), key=lambda i: i.seq)
         self.postnatal = sorted(
             corrected(postnatal, self.corrections), key=lambda v: (v.visited_on, v.recorded_at)
         )
@@ -146,6 +237,7 @@ class CaseRecords:
 
 
 DEFERRED_REFRESH = "suifang_deferred_refresh"
+DUE_ITEM_TABLE = SQLModel.metadata.tables["due_item"]
 
 
 def refresh_due_items(db: Session, pregnancy: Pregnancy) -> CaseRecords | None:
@@ -163,20 +255,23 @@ def refresh_due_items(db: Session, pregnancy: Pregnancy) -> CaseRecords | None:
 def deferred_refresh(db: Session) -> Iterator[None]:
     """Refresh each pregnancy written in the block once, when the block ends without error, instead of after
     every write: a sync batch touches one pregnancy many times. No rule reads due items or the high-risk flag,
-    so deferring changes no validation outcome; a pregnancy whose writes were all rolled back is skipped."""
+    so deferring changes no validation outcome; a pregnancy whose writes were all rolled back is skipped.
+    Inside the block the rows of each pregnancy are read once and kept current in memory (`case_rows`)."""
     if db.info.get(DEFERRED_REFRESH) is not None:
         yield  # nested: the outermost block refreshes
         return
     pending: dict[uuid.UUID, None] = {}
     db.info[DEFERRED_REFRESH] = pending
+    db.info[BATCH_ROWS] = {}
     try:
         yield
+        for pregnancy_id in pending:
+            pregnancy = db.get(Pregnancy, pregnancy_id)
+            if pregnancy is not None:
+                _refresh_now(db, pregnancy)
     finally:
         db.info.pop(DEFERRED_REFRESH, None)
-    for pregnancy_id in pending:
-        pregnancy = db.get(Pregnancy, pregnancy_id)
-        if pregnancy is not None:
-            _refresh_now(db, pregnancy)
+        db.info.pop(BATCH_ROWS, None)
 
 
 def _refresh_now(db: Session, pregnancy: Pregnancy) -> CaseRecords:
@@ -203,7 +298,7 @@ def _refresh_now(db: Session, pregnancy: Pregnancy) -> CaseRecords:
         for i in items
     ]
     if rows:  # one executemany; building ORM objects for every item cost more than the planning itself
-        db.execute(insert(DueItem), rows)
+        db.execute(DUE_ITEM_TABLE.insert(), rows)
     db.add(CaseChange(pregnancy_id=pregnancy.id, village_code=pregnancy.village_code))
     high = records.high_risk
     if pregnancy.high_risk != high:
