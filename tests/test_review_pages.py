@@ -261,3 +261,32 @@ def test_the_escalation_list_names_each_case_and_who_answers_for_it(
     assert "迟娟" in section("esc-outcome") and "王秀英" in section("esc-outcome")
     assert "迟娟" in section("esc-conflicts") and "phone" in section("esc-conflicts")
     assert "满月" not in section("esc-outcome")
+
+
+def test_a_new_record_shows_on_the_next_view_of_a_report(
+    client: TestClient, october: Cast, db: Session
+) -> None:
+    from tests.review_factory import make_pregnancy
+
+    sign_in(client, october.sup_t.phone)
+
+    def registered() -> int:
+        m = re.search(
+            r'data-m="registrations">(\d+)<',
+            table_row(client.get(f"/review/report?{OCT}").text, "t-events", TOWNSHIP_T),
+        )
+        assert m
+        return int(m[1])
+
+    assert registered() == 1
+    db.rollback()  # drop the fixture's read snapshot: the app has written (the sign-in) since
+    make_pregnancy(
+        db,
+        october,
+        october.cadre_b,
+        village=VILLAGE_B,
+        name="新登记",
+        lmp=date(2026, 8, 1),
+        registered_on=date(2026, 10, 15),
+    )
+    assert registered() == 2

@@ -3,11 +3,13 @@ people in follow-up, the trend over 12 months, a village's open items and the es
 filtered by the caller's scope. Items and people follow a transferred woman: what fell due before the
 transfer counts for the village she left."""
 
+import json
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, case, exists, func, or_
@@ -26,6 +28,7 @@ from backend.cases.models import (
     Woman,
 )
 from backend.cases.schedule_store import corrected
+from backend.lib.parsing import parse_date
 from backend.review.indicators import Coverage, coverage_category
 from backend.review.periods import Period
 from backend.scope import Scope
@@ -113,6 +116,30 @@ def apply_corrections(rows: Iterable[R], fixes: dict[uuid.UUID, list[Correction]
     return corrected(rows, relevant) if relevant else rows
 
 
+def fixed(rows: Iterable[Any], fixes: dict[uuid.UUID, list[Correction]]) -> list[Any]:
+    """Column rows (with an `id`) as they now read: voided ones dropped, amendments overlaid. The light
+    twin of schedule_store.corrected for the report's column selects (corrections are rare: untouched rows
+    pass through as they are)."""
+    out: list[Any] = []
+    for row in rows:
+        changes = fixes.get(row.id)
+        if not changes:
+            out.append(row)
+            continue
+        if any(c.kind == "void" for c in changes):
+            continue
+        values = SimpleNamespace(**row._mapping)
+        for c in sorted(changes, key=lambda c: (c.recorded_at, str(c.id))):
+            for name, value in json.loads(c.changes).items():
+                if hasattr(values, name):
+                    current = getattr(values, name)
+                    if isinstance(current, date) and isinstance(value, str):
+                        value = parse_date(value)
+                    setattr(values, name, value)
+        out.append(values)
+    return out
+
+
 @dataclass(frozen=True)
 class Transfer:
     pregnancy_id: uuid.UUID
@@ -130,6 +157,10 @@ class Moves:
     @property
     def ids(self) -> set[uuid.UUID]:
         return set(self.by_pregnancy)
+
+    def outside(self, scope: Scope) -> set[uuid.UUID]:
+        """Pregnancies that left the scope by a transfer: their rows no longer match the scope's codes."""
+        return {pid for pid, ts in self.by_pregnancy.items() if not scope.covers(ts[-1].to_code)}
 
     def village_on(self, pregnancy_id: uuid.UUID, current: str, day: date) -> str:
         """The village she belonged to on `day`: a transfer dated X moves what falls due from X on."""
@@ -182,6 +213,14 @@ def _bucket(starts: Sequence[date]) -> ColumnElement[int]:
 CoverageKey = tuple[str, int]  # (village code, bucket index)
 
 
+def _village_in(db: Session, scope: Scope) -> ColumnElement[bool]:
+    """The scope as a list of its villages (every case's village is a known area: services check it), so
+    the (village_code, due_on) index is sought once per village for the period's dates instead of walked
+    through every due item of the scope; a scope with no known village falls back to its code ranges."""
+    codes = [a.code for a in villages_in(db, scope)]
+    return col(DueItem.village_code).in_(codes) if codes else scope.clause(DueItem.village_code)
+
+
 def coverage_counts(
     db: Session, scope: Scope, periods: Sequence[Period], today: date, moves: Moves
 ) -> dict[CoverageKey, Coverage]:
@@ -192,9 +231,7 @@ def coverage_counts(
     category, bucket = _category(today), _bucket(starts)
     stmt = (
         select(DueItem.village_code, bucket, category, func.count())
-        .where(
-            scope.clause(DueItem.village_code), col(DueItem.due_on) >= starts[0], col(DueItem.due_on) <= end
-        )
+        .where(_village_in(db, scope), col(DueItem.due_on) >= starts[0], col(DueItem.due_on) <= end)
         .group_by(col(DueItem.village_code), bucket, category)
     )
     moved = moves.ids
@@ -395,8 +432,6 @@ def from_sync_conflicts(db: Session, scope: Scope, rows: Sequence[Any]) -> list[
 def superseded_edits(db: Session, scope: Scope, limit: int = 100) -> list[ConflictingEdit]:
     """Registration edits that lost to a later edit of the same field from another device (DESIGN.md §3):
     kept in history, listed for the supervisor."""
-    import json
-
     rows = db.exec(
         select(Correction)
         .where(

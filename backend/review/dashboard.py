@@ -4,6 +4,7 @@ trend. Sorting is by a named column, so plain links sort it without JavaScript."
 
 import importlib
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -12,6 +13,7 @@ from typing import Any
 from sqlmodel import Session
 
 from backend.review import coverage as cov
+from backend.review.cache import cached
 from backend.review.indicators import Coverage, total_coverage
 from backend.review.periods import Period, last_months, month_of
 from backend.scope import Scope
@@ -83,23 +85,33 @@ def as_of(period: Period, today: date) -> date:
 
 def build_dashboard(db: Session, township: str, area_name: str, period: Period, today: date) -> Dashboard:
     scope = Scope((township[:9],))
-    fixes = cov.load_corrections(db, scope)
-    moves = cov.load_moves(db, scope, fixes)
     trend_months = last_months(month_of(as_of(period, today)), 12)
-    # One pass over the due items of the trend's months; a month inside it needs no second query.
-    counts = cov.coverage_counts(db, scope, trend_months, today, moves)
-    if period in trend_months:
-        index = trend_months.index(period)
-        per_period = {code: c for (code, i), c in counts.items() if i == index}
-    else:
-        per_period = cov.coverage_by_village(db, scope, period, today, moves)
-    trend = [
-        (m, total_coverage(c for (_, i), c in counts.items() if i == index))
-        for index, m in enumerate(trend_months)
-    ]
     day = as_of(period, today)
-    pregnancies = cov.active_pregnancies(db, scope, day)
-    infants = cov.infants_in_follow_up(db, scope, day)
+
+    def compute() -> tuple[dict[str, Coverage], list[tuple[Period, Coverage]], Counter[str], Counter[str]]:
+        fixes = cov.load_corrections(db, scope)
+        moves = cov.load_moves(db, scope, fixes)
+        # One pass over the due items of the trend's months; a month inside it needs no second query.
+        counts = cov.coverage_counts(db, scope, trend_months, today, moves)
+        if period in trend_months:
+            index = trend_months.index(period)
+            per_period = {code: c for (code, i), c in counts.items() if i == index}
+        else:
+            per_period = cov.coverage_by_village(db, scope, period, today, moves)
+        trend = [
+            (m, total_coverage(c for (_, i), c in counts.items() if i == index))
+            for index, m in enumerate(trend_months)
+        ]
+        return (
+            per_period,
+            trend,
+            cov.active_pregnancies(db, scope, day),
+            cov.infants_in_follow_up(db, scope, day),
+        )
+
+    per_period, trend, pregnancies, infants = cached(
+        db, ("dashboard", scope.prefixes, period, today), compute
+    )
     cadres = cov.cadres_in(db, scope)
     by_village = cov.responsible(cadres)
     villages = [

@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import date
+from functools import cached_property
 
 from backend.lib.i18n import Text
 
@@ -150,7 +151,7 @@ class Delivery:
     """Dates of postnatal visits that covered the mother."""
     babies: tuple[Baby, ...] = ()
 
-    @property
+    @cached_property
     def live_births(self) -> int:
         if self.outcome_type != "live_birth":
             return 0

@@ -16,6 +16,7 @@ from backend.cases.services import NotFound
 from backend.lib.i18n import Text
 from backend.review import charts, exports
 from backend.review import coverage as cov
+from backend.review.cache import cached
 from backend.review.dashboard import build_dashboard, sort_rows, sync_query
 from backend.review.indicators import INDICATORS
 from backend.review.periods import Period, choices, parse_period
@@ -41,7 +42,11 @@ def _page(
     today = app_state(request).today()
     tz = ZoneInfo(app_state(request).settings.timezone)
     base = {
-        "overdue_count": queries.overdue_count(db, actor.scope, today),
+        "overdue_count": cached(
+            db,
+            ("overdue", actor.scope.prefixes, today),
+            lambda: queries.overdue_count(db, actor.scope, today),
+        ),
         "target": _target(request),
         "local_time": lambda at: _local_time(at, tz, actor.locale),
     }

@@ -9,9 +9,11 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, String, and_, func, or_, type_coerce
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from backend.cases.models import (
@@ -27,6 +29,7 @@ from backend.cases.models import (
 )
 from backend.cases.schedule_store import is_high_risk
 from backend.review import coverage as cov
+from backend.review.cache import cached
 from backend.review.indicators import (
     Baby,
     Coverage,
@@ -53,6 +56,11 @@ OUTCOME_ORDER = (
     "maternal_death",
 )
 HIGH_COLOURS = ("orange", "red")
+VISIT_TAIL = timedelta(days=120)
+"""How long after the period a postnatal visit can still count for one of its deliveries: 28 days after a
+discharge, allowing for a long hospital stay."""
+PRENATAL_TAIL_DAYS = 315 - 280
+"""Days from the EDD to the last gestational day the schedule plans visits for (45 weeks)."""
 
 
 @dataclass
@@ -129,8 +137,22 @@ class Cohort:
 
 
 def _in_scope(scope: Scope, moves: cov.Moves) -> ColumnElement[bool]:
-    clause = scope.clause(Pregnancy.village_code)
-    return or_(clause, col(Pregnancy.id).in_(moves.ids)) if moves.ids else clause
+    """Pregnancies in the scope now, or transferred out of it (their past counts here). The village code is
+    read through `|| ''` so the planner drives these queries from the period's dates or the risk grades
+    rather than from every pregnancy of the scope (on SQLite it otherwise walks the village index)."""
+    clause = scope.clause(col(Pregnancy.village_code) + "")
+    outside = moves.outside(scope)
+    return or_(clause, col(Pregnancy.id).in_(outside)) if outside else clause
+
+
+def _raw(column: Any) -> Any:
+    """An id column read as the database stores it (32 hex digits on SQLite, a uuid on PostgreSQL)."""
+    return type_coerce(col(column), String).label(column.key)
+
+
+def _raw_key(db: Session) -> Callable[[uuid.UUID], Any]:
+    """What `_raw` reads for a given UUID on this database."""
+    return (lambda u: u.hex) if db.get_bind().dialect.name == "sqlite" else (lambda u: u)
 
 
 def _ids_of(fixes: dict[uuid.UUID, list[Correction]], target_type: str) -> set[uuid.UUID]:
@@ -167,40 +189,94 @@ def _deliveries(
     moves: cov.Moves,
     events: dict[str, Events],
 ) -> list[tuple[str, Delivery, uuid.UUID]]:
-    """Outcomes dated in the period with their babies, standard checks and postnatal visits."""
+    """Outcomes dated in the period with their babies, standard checks and postnatal visits. Ids are read
+    as stored (`_raw`): turning tens of thousands of them into UUID objects was most of a year's cost."""
+    key = _raw_key(db)
+    moves = cov.Moves({key(k): v for k, v in moves.by_pregnancy.items()})
+    raw_fixes = {key(k): v for k, v in fixes.items()}
     where = [
         _in_scope(scope, moves),
         _during(Outcome.outcome_on, period, _ids_of(fixes, "outcome"), Outcome.id),
     ]
-    rows = db.exec(
-        select(Outcome, Pregnancy).join(Pregnancy, col(Pregnancy.id) == Outcome.pregnancy_id).where(*where)
+    rows = db.execute(
+        sa_select(
+            _raw(Outcome.id),
+            _raw(Outcome.pregnancy_id),
+            col(Outcome.outcome_on),
+            col(Outcome.outcome_type),
+            col(Outcome.discharge_on),
+            col(Pregnancy.village_code),
+            col(Pregnancy.lmp),
+            col(Pregnancy.edd),
+            col(Pregnancy.registered_on),
+        )
+        .join(Pregnancy, col(Pregnancy.id) == Outcome.pregnancy_id)
+        .where(*where)
     ).all()
-    pregnancies = {p.id: p for _, p in rows}
-    outcomes = [
-        o for o in cov.apply_corrections([o for o, _ in rows], fixes) if period.contains(o.outcome_on)
-    ]
-    cohort = (
-        select(Outcome.pregnancy_id).join(Pregnancy, col(Pregnancy.id) == Outcome.pregnancy_id).where(*where)
-    )
+    outcomes = [o for o in cov.fixed(rows, raw_fixes) if period.contains(o.outcome_on)]
+    cohort = sorted({o.pregnancy_id for o in outcomes})  # an id list: a subquery would run once per table
 
-    babies: dict[uuid.UUID, list[Infant]] = defaultdict(list)
-    for i in db.exec(
-        select(Infant).where(col(Infant.pregnancy_id).in_(cohort)).order_by(col(Infant.seq))
+    babies: dict[Any, list[Any]] = defaultdict(list)
+    for i in db.execute(
+        sa_select(
+            _raw(Infant.outcome_id),
+            col(Infant.sex),
+            col(Infant.alive_at_birth),
+            col(Infant.high_risk),
+            _raw(Infant.id),
+        )
+        .where(_raw(Infant.pregnancy_id).in_(cohort))
+        .order_by(col(Infant.seq))
     ).all():
         babies[i.outcome_id].append(i)
-    checks: dict[uuid.UUID, set[int]] = defaultdict(set)
-    visits = db.exec(
-        select(PrenatalVisit).where(
-            col(PrenatalVisit.pregnancy_id).in_(cohort), col(PrenatalVisit.kind) == "check"
+    checks: dict[Any, set[int]] = defaultdict(set)
+    # Standard checks, one row per pregnancy and check number; corrected visits are read one by one.
+    corrected = [tid for tid, cs in fixes.items() if any(c.target_type == "prenatal_visit" for c in cs)]
+    distinct_checks = (
+        sa_select(_raw(PrenatalVisit.pregnancy_id), col(PrenatalVisit.check_no))
+        .where(_raw(PrenatalVisit.pregnancy_id).in_(cohort), col(PrenatalVisit.kind) == "check")
+        .distinct()
+    )
+    if corrected:
+        distinct_checks = distinct_checks.where(col(PrenatalVisit.id).not_in(corrected))
+        for v in cov.fixed(
+            db.execute(
+                sa_select(
+                    col(PrenatalVisit.id),
+                    _raw(PrenatalVisit.pregnancy_id),
+                    col(PrenatalVisit.kind),
+                    col(PrenatalVisit.check_no),
+                ).where(_raw(PrenatalVisit.pregnancy_id).in_(cohort), col(PrenatalVisit.id).in_(corrected))
+            ).all(),
+            raw_fixes,
+        ):
+            if v.kind == "check" and v.check_no:
+                checks[v.pregnancy_id].add(v.check_no)
+    for pid, check_no in db.execute(distinct_checks).all():
+        if check_no:
+            checks[pid].add(check_no)
+    mother_visits: dict[Any, list[date]] = defaultdict(list)
+    baby_visits: dict[Any, list[date]] = defaultdict(list)
+    postnatal = db.execute(
+        sa_select(
+            _raw(PostnatalVisit.id),
+            _raw(PostnatalVisit.pregnancy_id),
+            _raw(PostnatalVisit.infant_id),
+            col(PostnatalVisit.covers_mother),
+            col(PostnatalVisit.visited_on),
+        ).where(
+            _raw(PostnatalVisit.pregnancy_id).in_(cohort),
+            # every visit the rates look at falls within 28 days of a delivery or discharge in the period
+            or_(
+                and_(
+                    col(PostnatalVisit.visited_on) >= period.start,
+                    col(PostnatalVisit.visited_on) <= period.end + VISIT_TAIL,
+                ),
+                col(PostnatalVisit.id).in_(_ids_of(fixes, "postnatal_visit")),
+            ),
         )
     ).all()
-    for v in cov.apply_corrections(visits, fixes):
-        if v.kind == "check" and v.check_no:
-            checks[v.pregnancy_id].add(v.check_no)
-    mother_visits: dict[uuid.UUID, list[date]] = defaultdict(list)
-    baby_visits: dict[uuid.UUID, list[date]] = defaultdict(list)
-    postnatal = db.exec(select(PostnatalVisit).where(col(PostnatalVisit.pregnancy_id).in_(cohort))).all()
-    for pv in cov.apply_corrections(postnatal, fixes):
+    for pv in cov.fixed(postnatal, raw_fixes):
         if pv.covers_mother:
             mother_visits[pv.pregnancy_id].append(pv.visited_on)
         if pv.infant_id is not None:
@@ -208,24 +284,24 @@ def _deliveries(
 
     out: list[tuple[str, Delivery, uuid.UUID]] = []
     for o in sorted(outcomes, key=lambda o: (o.outcome_on, str(o.id))):
-        p = pregnancies[o.pregnancy_id]
-        village = moves.village_on(p.id, p.village_code, o.outcome_on)
+        pid = o.pregnancy_id
+        village = moves.village_on(pid, o.village_code, o.outcome_on)
         if not scope.covers(village):
             continue
-        lmp = p.lmp or p.edd - timedelta(days=280)
+        lmp = o.lmp or o.edd - timedelta(days=280)
         delivery = Delivery(
             outcome_on=o.outcome_on,
             outcome_type=o.outcome_type,
-            registered_ga_days=(p.registered_on - lmp).days,
-            checks=frozenset(checks.get(p.id, ())),
+            registered_ga_days=(o.registered_on - lmp).days,
+            checks=frozenset(checks.get(pid, ())),
             discharge_on=o.discharge_on,
-            mother_visits=tuple(sorted(mother_visits.get(p.id, ()))),
+            mother_visits=tuple(sorted(mother_visits.get(pid, ()))),
             babies=tuple(
                 Baby(i.sex, i.alive_at_birth, i.high_risk, tuple(sorted(baby_visits.get(i.id, ()))))
                 for i in babies.get(o.id, ())
             ),
         )
-        out.append((village, delivery, p.id))
+        out.append((village, delivery, uuid.UUID(str(pid))))
         e = events[village]
         e.outcomes[o.outcome_type] += 1
         if o.outcome_type == "live_birth":
@@ -318,38 +394,86 @@ def _high_risk(
             high,
             col(RiskGrade.assessed_on) <= period.end,
             col(Pregnancy.registered_on) <= period.end,
+            # prenatal follow-up runs to 45 weeks at most (schedule rules: last_gestational_day)
+            col(Pregnancy.edd) >= period.start - timedelta(days=PRENATAL_TAIL_DAYS),
             or_(col(Pregnancy.closed_on).is_(None), col(Pregnancy.closed_on) >= period.start),
         )
+    )  # those delivered before the period drop out below, once their (corrected) outcome is read
+    villages = dict(
+        db.execute(
+            sa_select(col(Pregnancy.id), col(Pregnancy.village_code)).where(col(Pregnancy.id).in_(candidates))
+        ).all()
     )
-    pregnancies = {p.id: p for p in db.exec(select(Pregnancy).where(col(Pregnancy.id).in_(candidates))).all()}
-    if not pregnancies:
+    if not villages:
         return []
-    ids = list(pregnancies)
+    ids = sorted(villages)  # an id list from here on: the subquery would run again for every table
 
-    def by_pregnancy(model: Any) -> dict[uuid.UUID, list[Any]]:
-        rows: list[Any] = list(db.exec(select(model).where(col(model.pregnancy_id).in_(candidates))).all())
+    def by_pregnancy(*columns: Any, where: Sequence[Any] = ()) -> dict[uuid.UUID, list[Any]]:
+        model = columns[0].class_
+        rows = db.execute(
+            sa_select(*(col(c) for c in columns)).where(col(model.pregnancy_id).in_(ids), *where)
+        ).all()
         out: dict[uuid.UUID, list[Any]] = defaultdict(list)
-        for r in cov.apply_corrections(rows, fixes):
+        for r in cov.fixed(rows, fixes):
             out[r.pregnancy_id].append(r)
         return out
 
-    grades = by_pregnancy(RiskGrade)
-    outcomes = by_pregnancy(Outcome)
-    prenatal = by_pregnancy(PrenatalVisit)
-    postnatal = by_pregnancy(PostnatalVisit)
-    items: dict[uuid.UUID, list[DueItem]] = defaultdict(list)
-    for item in db.exec(
-        select(DueItem).where(
-            col(DueItem.pregnancy_id).in_(candidates),
+    grades = by_pregnancy(
+        RiskGrade.id,
+        RiskGrade.pregnancy_id,
+        RiskGrade.assessed_on,
+        RiskGrade.colour,
+        RiskGrade.purple,
+        RiskGrade.recorded_at,
+    )
+    outcomes = by_pregnancy(Outcome.id, Outcome.pregnancy_id, Outcome.outcome_on)
+    # The latest visit is all the rate needs; corrected visits are read one by one (they are rare).
+    corrected = [tid for tid, cs in fixes.items() if any(c.target_type == "prenatal_visit" for c in cs)]
+    prenatal: dict[uuid.UUID, list[Any]] = defaultdict(list)
+    latest = (
+        sa_select(col(PrenatalVisit.pregnancy_id), func.max(PrenatalVisit.visited_on).label("visited_on"))
+        .where(col(PrenatalVisit.pregnancy_id).in_(ids), col(PrenatalVisit.kind) != "urged")
+        .group_by(col(PrenatalVisit.pregnancy_id))
+    )
+    if corrected:
+        latest = latest.where(col(PrenatalVisit.id).not_in(corrected))
+        prenatal = by_pregnancy(
+            PrenatalVisit.id,
+            PrenatalVisit.pregnancy_id,
+            PrenatalVisit.visited_on,
+            where=[col(PrenatalVisit.kind) != "urged", col(PrenatalVisit.id).in_(corrected)],
+        )
+    for pid, visited_on in db.execute(latest).all():
+        prenatal[pid].append(SimpleNamespace(visited_on=visited_on))
+    postnatal = by_pregnancy(
+        PostnatalVisit.id,
+        PostnatalVisit.pregnancy_id,
+        PostnatalVisit.visited_on,
+        where=[col(PostnatalVisit.covers_mother).is_(True)],
+    )
+    # Only items not done (nor cancelled) by today and past their window can count against the case.
+    items: dict[uuid.UUID, list[Any]] = defaultdict(list)
+    for item in db.execute(
+        sa_select(
+            col(DueItem.pregnancy_id),
+            col(DueItem.due_on),
+            col(DueItem.window_end),
+            col(DueItem.done_on),
+            col(DueItem.cancelled_on),
+            col(DueItem.missed_on),
+        ).where(
+            col(DueItem.pregnancy_id).in_(ids),
             col(DueItem.infant_id).is_(None),
             col(DueItem.due_on) <= period.end,
+            col(DueItem.window_end) < today,
+            col(DueItem.done_on).is_(None),  # not is_open: that index would win over the pregnancy's
+            col(DueItem.cancelled_on).is_(None),
         )
     ).all():
         items[item.pregnancy_id].append(item)
 
     out: list[tuple[str, HighRiskCase]] = []
     for pid in ids:
-        p = pregnancies[pid]
         outcome = min(outcomes.get(pid, []), key=lambda o: o.outcome_on, default=None)
         if outcome is not None and outcome.outcome_on < period.start:
             continue
@@ -365,8 +489,8 @@ def _high_risk(
             if not is_high_risk(g.colour, g.purple):
                 break
             graded_on = g.assessed_on
-        visits = [v.visited_on for v in prenatal.get(pid, []) if v.kind != "urged"]
-        visits += [v.visited_on for v in postnatal.get(pid, []) if v.covers_mother]
+        visits = [v.visited_on for v in prenatal.get(pid, [])]
+        visits += [v.visited_on for v in postnatal.get(pid, [])]
         overdue = sum(
             1
             for i in items.get(pid, [])
@@ -374,7 +498,7 @@ def _high_risk(
             and coverage_category(today, i.window_end, i.done_on, i.cancelled_on, i.missed_on)
             in ("overdue", "missed")
         )
-        village = moves.village_on(pid, p.village_code, min(period.end, today))
+        village = moves.village_on(pid, villages[pid], min(period.end, today))
         if scope.covers(village):
             out.append((village, HighRiskCase(graded_on, tuple(sorted(visits)), overdue)))
     return out
@@ -396,10 +520,15 @@ def build_report(
     unit_of: Callable[[str], str],
 ) -> Report:
     """A report whose rows are `units` (code, name); each village's counts go to row `unit_of(village)`."""
-    fixes = cov.load_corrections(db, scope)
-    moves = cov.load_moves(db, scope, fixes)
-    coverage = cov.coverage_by_village(db, scope, period, today, moves)
-    cohort = load_cohort(db, scope, period, today, fixes, moves)
+
+    def compute() -> tuple[dict[str, Coverage], Cohort]:
+        fixes = cov.load_corrections(db, scope)
+        moves = cov.load_moves(db, scope, fixes)
+        return cov.coverage_by_village(db, scope, period, today, moves), load_cohort(
+            db, scope, period, today, fixes, moves
+        )
+
+    coverage, cohort = cached(db, ("report", scope.prefixes, period, today), compute)
 
     names = dict(units)
     extra = sorted(
