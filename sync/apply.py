@@ -5,7 +5,7 @@ rejected with field errors, retry)."""
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -299,11 +299,17 @@ def apply_batch(db: Session, batch: BatchContext, ops: Sequence[Any]) -> list[di
 def _apply_all(db: Session, batch: BatchContext, ops: Sequence[Any]) -> tuple["_Batch", list[dict[str, Any]]]:
     state = _Batch(batch)
     known = _known_operations(db, ops)
-    prefetch_case_rows(db, _pregnancies_named(ops))
+    prefetch_case_rows(
+        db, _pregnancies_named(op for op in ops if _uuid_or_none(_get(op, "op_id")) not in known)
+    )
     return state, [_apply_one(db, state, known, op) for op in ops]
 
 
-def _pregnancies_named(ops: Sequence[Any]) -> list[uuid.UUID]:
+def _get(op: Any, key: str) -> Any:
+    return op.get(key) if isinstance(op, dict) else None
+
+
+def _pregnancies_named(ops: Iterable[Any]) -> list[uuid.UUID]:
     """The pregnancies a batch's operations refer to, so their records are read together."""
     out = []
     for op in ops:
