@@ -4,11 +4,13 @@ rejected with field errors, retry)."""
 
 import json
 import logging
+import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -70,8 +72,22 @@ class BatchContext:
         """The device's recorded_at corrected by the batch's clock error, never after the server got it."""
         if recorded_at is None:
             return self.received_at
-        corrected = recorded_at + self.clock_error if self.clock_error is not None else recorded_at
+        try:
+            corrected = recorded_at + self.clock_error if self.clock_error is not None else recorded_at
+        except OverflowError:  # a clock in year 1 or 9999: nothing to correct with
+            corrected = recorded_at
         return min(corrected, self.received_at)
+
+
+def fault(exc: BaseException) -> str:
+    """An exception for the log without its message, which may quote the operation's values (a database error
+    lists its parameters: names, phone numbers): the type and where each frame of our code was."""
+    frames = [
+        f"{Path(f.filename).name}:{f.lineno}"
+        for f in traceback.extract_tb(exc.__traceback__)
+        if "site-packages" not in f.filename
+    ]
+    return f"{type(exc).__name__} at {' < '.join(reversed(frames[-6:]))}"
 
 
 class Rejected(Exception):
@@ -276,7 +292,7 @@ def apply_batch(db: Session, batch: BatchContext, ops: Sequence[Any]) -> list[di
         with deferred_refresh(db):
             state, results = _apply_all(db, batch, ops)
     except Exception as exc:
-        log.exception("sync: deferred refresh failed (%s); applying the batch op by op", type(exc).__name__)
+        log.error("sync: deferred refresh failed (%s); applying the batch op by op", fault(exc))
         db.rollback()
         state, results = _apply_all(db, batch, ops)
     if state.rows:
@@ -491,7 +507,7 @@ def _apply_kind(
             "errors": _errors([FieldError("kind", NOT_ALLOWED)], locale),
         }
     except Exception as exc:  # a fault of ours: this op is answered `retry`, the others go on
-        log.exception("sync: %s op failed on the server (%s)", kind, type(exc).__name__)
+        log.error("sync: a %s op failed on the server (%s)", kind, fault(exc))
         result = {"status": "retry", "reason": "server_error"}
     else:
         original = {"original": "applied"} if outcome.status == "duplicate" else {}

@@ -138,7 +138,11 @@ def test_a_server_restart_between_two_halves_of_a_batch_loses_and_doubles_nothin
 
 
 def test_a_server_error_in_one_op_answers_it_retry_and_applies_the_others(
-    settings: Settings, cast: Cast, db: Session, monkeypatch: pytest.MonkeyPatch
+    settings: Settings,
+    cast: Cast,
+    db: Session,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     ops = month_of_work(2)
     real = services.set_risk_grade
@@ -147,7 +151,7 @@ def test_a_server_error_in_one_op_answers_it_retry_and_applies_the_others(
     def fails_once(*args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 1:
-            raise RuntimeError("disk on fire")
+            raise RuntimeError("disk on fire while writing 刘春梅 13912345678")
         return real(*args, **kwargs)
 
     monkeypatch.setattr(services, "set_risk_grade", fails_once)
@@ -157,6 +161,7 @@ def test_a_server_error_in_one_op_answers_it_retry_and_applies_the_others(
         second = phone.push(ops)
     assert statuses(first) == ["applied", "applied", "retry", "applied"] * 1 + ["applied"] * 4
     assert first["results"][2]["reason"] == "server_error"
+    assert "RuntimeError" in caplog.text and "13912345678" not in caplog.text and "刘春梅" not in caplog.text
     assert statuses(second) == ["duplicate", "duplicate", "applied", "duplicate"] + ["duplicate"] * 4
     assert count(db, RiskGrade) == 2 + 2  # two first grades at registration, two grades pushed
     assert count(db, PrenatalVisit) == 4
@@ -312,3 +317,19 @@ def test_an_op_failing_after_its_record_was_written_leaves_no_trace_in_the_case(
     assert not any(item.get("done_on") for item in case["items"])  # the schedule never saw the undone visit
     assert case["high_risk"] is True  # the grade after it was applied and counted
     assert count(db, PrenatalVisit) == 0
+
+
+def test_absurd_device_clocks_never_refuse_or_break_an_op(
+    settings: Settings, cast: Cast, db: Session
+) -> None:
+    ops = month_of_work(1)
+    for o, when in zip(
+        ops, ("0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59", "yesterday", None), strict=True
+    ):
+        o["recorded_at"] = when
+    with app_client(settings) as client:
+        phone = Phone(client, "13800000001")
+        body = phone.push(ops, sent_at="0001-01-01T00:00:00Z")
+        again = phone.push(ops, sent_at=12345)
+    assert set(statuses(body)) == {"applied"}
+    assert set(statuses(again)) == {"duplicate"}
