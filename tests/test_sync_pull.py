@@ -5,6 +5,7 @@ import gzip
 import uuid
 from datetime import datetime, timedelta
 
+import pytest
 from sqlmodel import Session
 
 from backend.accounts.models import User
@@ -212,3 +213,28 @@ def test_a_complete_pull_counts_as_a_sync_for_the_supervisor(
     db.expire_all()
     user = db.get(User, cast.cadre_b.id)
     assert user is not None and user.last_sync_at is not None
+
+
+def test_on_postgresql_a_transaction_writing_the_change_feed_holds_back_cursors_until_it_ends(
+    settings: Settings, cast: Cast, db: Session, db_kind: str
+) -> None:
+    """A cursor must never pass a change whose transaction is still open (PostgreSQL hands out sequence
+    numbers before commit): a writer holds the feed lock shared until it ends; a pull takes it exclusively."""
+    if db_kind != "postgres":
+        pytest.skip("SQLite has one writer at a time")
+    from sqlalchemy import text
+
+    from backend.cases import forms, services
+    from sync.pull import FEED_LOCK
+
+    engine = db.get_bind()
+    raw = register_op()["data"]
+    with Session(engine) as writer, Session(engine) as reader:
+        services.register_pregnancy(writer, cast.ctx(cast.cadre_a, writer), forms.read_registration(raw))
+        writer.flush()
+        taken = reader.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": FEED_LOCK}).scalar()
+        assert taken is False
+        writer.commit()
+        taken = reader.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": FEED_LOCK}).scalar()
+        assert taken is True
+        reader.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": FEED_LOCK})
