@@ -97,10 +97,10 @@ def user_id(page: Page) -> str:
 
 
 def wait_until_kept_offline(page: Page, timeout: float = 30_000) -> None:
-    """The service worker controls the page and has kept every page of the user's list."""
-    page.wait_for_function(
-        "() => navigator.serviceWorker && navigator.serviceWorker.controller", timeout=timeout
-    )
+    """The service worker is active and has kept every page of the user's list."""
+    # Active is enough: a page that loaded while the worker was installing is not controlled, but every
+    # later navigation (a reload with no signal too) goes through the worker.
+    poll(page, "async () => (await navigator.serviceWorker.getRegistration())?.active?.state === 'activated'")
     poll(page, f"async () => Boolean(await suifang.outbox.getMeta('refreshed:{user_id(page)}'))", timeout)
 
 

@@ -36,7 +36,9 @@ def installed_profile(browser: Browser, live_server: LiveServer, tmp_path: Path)
 def test_chromium_reports_no_installability_errors(installed_profile: BrowserContext) -> None:
     page = installed_profile.new_page()
     sign_in(page, CADRE_A)
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    wait_until_kept_offline(page)
+    page.reload()
+    assert page.evaluate("navigator.serviceWorker.controller !== null")
     cdp = installed_profile.new_cdp_session(page)
     assert cdp.send("Page.getInstallabilityErrors") == {"installabilityErrors": []}
     manifest = cdp.send("Page.getAppManifest")
