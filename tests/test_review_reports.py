@@ -83,3 +83,46 @@ def test_the_county_view_puts_townships_side_by_side_and_withholds_the_sex_ratio
     assert report.total.indicators.newborn_visit.denominator == 5
     assert report.sex_ratio is not None and not report.sex_ratio.computable
     assert (report.sex_ratio.boys, report.sex_ratio.girls) == (3, 2)
+
+
+def test_corrections_apply_a_voided_visit_no_longer_counts_and_an_amended_date_moves_a_birth(
+    db: Session, cast: Cast
+) -> None:
+    import uuid
+
+    from sqlmodel import select
+
+    from backend.cases import services
+    from backend.cases.forms import CorrectionInput
+    from backend.cases.models import Outcome, PostnatalVisit
+    from tests.review_factory import WRITTEN_ON
+
+    cases = make_october(db, cast)
+    ctx_b = cast.ctx(cast.cadre_b, db, WRITTEN_ON)
+    cora_visit = db.exec(select(PostnatalVisit).where(PostnatalVisit.pregnancy_id == cases["cora"].id)).one()
+    services.correct_record(
+        db, ctx_b, CorrectionInput(uuid.uuid4(), "postnatal_visit", cora_visit.id, "void", {}, "记错了人")
+    )
+    ctx_a = cast.ctx(cast.cadre_a, db, WRITTEN_ON)
+    anna_outcome = db.exec(select(Outcome).where(Outcome.pregnancy_id == cases["anna"].id)).one()
+    services.correct_record(
+        db,
+        ctx_a,
+        CorrectionInput(
+            uuid.uuid4(),
+            "outcome",
+            anna_outcome.id,
+            "amend",
+            {"outcome_on": "2026-09-30", "discharge_on": "2026-10-03"},
+            "日期填错",
+        ),
+    )
+    db.commit()
+    report = township_report(db, TOWNSHIP_T, OCTOBER, TODAY)
+    # Anna's twins now belong to September: October keeps Cora and Dora (2 live births). Cora's only
+    # postnatal visit is void: she and her baby count as not visited.
+    assert rates(report.total)["postpartum_visit"] == (1, 2)  # Dora only
+    assert rates(report.total)["newborn_visit"] == (1, 2)
+    september = township_report(db, TOWNSHIP_T, month_of(date(2026, 9, 1)), TODAY)
+    assert september.total.events.live_births == 2
+    assert rates(september.total)["early_booking"] == (1, 2)

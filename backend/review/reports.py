@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, func, or_, type_coerce
+from sqlalchemy import ColumnElement, String, and_, cast, func, or_, type_coerce
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -214,7 +214,13 @@ def _deliveries(
         .where(*where)
     ).all()
     outcomes = [o for o in cov.fixed(rows, raw_fixes) if period.contains(o.outcome_on)]
-    cohort = sorted({o.pregnancy_id for o in outcomes})  # an id list: a subquery would run once per table
+    # The same outcomes as a subquery (a scan of the outcome table): cheaper for both engines than binding
+    # thousands of ids, and the rows outside the period or voided find no outcome below.
+    cohort = (
+        sa_select(col(Outcome.pregnancy_id))
+        .join(Pregnancy, col(Pregnancy.id) == Outcome.pregnancy_id)
+        .where(*where)
+    )
 
     babies: dict[Any, list[Any]] = defaultdict(list)
     for i in db.execute(
@@ -225,62 +231,92 @@ def _deliveries(
             col(Infant.high_risk),
             _raw(Infant.id),
         )
-        .where(_raw(Infant.pregnancy_id).in_(cohort))
+        .where(col(Infant.pregnancy_id).in_(cohort))
         .order_by(col(Infant.seq))
     ).all():
         babies[i.outcome_id].append(i)
+    # Standard checks and postnatal visits come aggregated, one row per pregnancy (or baby): the dates as
+    # text, so a year of a county is a few thousand rows. Corrected records are read one by one.
     checks: dict[Any, set[int]] = defaultdict(set)
-    # Standard checks, one row per pregnancy and check number; corrected visits are read one by one.
     corrected = [tid for tid, cs in fixes.items() if any(c.target_type == "prenatal_visit" for c in cs)]
-    distinct_checks = (
-        sa_select(_raw(PrenatalVisit.pregnancy_id), col(PrenatalVisit.check_no))
-        .where(_raw(PrenatalVisit.pregnancy_id).in_(cohort), col(PrenatalVisit.kind) == "check")
-        .distinct()
+    check_lists = (
+        sa_select(
+            _raw(PrenatalVisit.pregnancy_id),
+            func.aggregate_strings(cast(PrenatalVisit.check_no, String), ","),
+        )
+        .where(
+            col(PrenatalVisit.pregnancy_id).in_(cohort),
+            col(PrenatalVisit.kind) == "check",
+            col(PrenatalVisit.check_no).is_not(None),
+        )
+        .group_by(col(PrenatalVisit.pregnancy_id))
     )
     if corrected:
-        distinct_checks = distinct_checks.where(col(PrenatalVisit.id).not_in(corrected))
+        check_lists = check_lists.where(col(PrenatalVisit.id).not_in(corrected))
         for v in cov.fixed(
             db.execute(
                 sa_select(
-                    col(PrenatalVisit.id),
+                    _raw(PrenatalVisit.id),
                     _raw(PrenatalVisit.pregnancy_id),
                     col(PrenatalVisit.kind),
                     col(PrenatalVisit.check_no),
-                ).where(_raw(PrenatalVisit.pregnancy_id).in_(cohort), col(PrenatalVisit.id).in_(corrected))
+                ).where(col(PrenatalVisit.pregnancy_id).in_(cohort), col(PrenatalVisit.id).in_(corrected))
             ).all(),
             raw_fixes,
         ):
             if v.kind == "check" and v.check_no:
                 checks[v.pregnancy_id].add(v.check_no)
-    for pid, check_no in db.execute(distinct_checks).all():
-        if check_no:
-            checks[pid].add(check_no)
+    for pid, numbers in db.execute(check_lists).all():
+        checks[pid].update(int(n) for n in numbers.split(","))
+
     mother_visits: dict[Any, list[date]] = defaultdict(list)
     baby_visits: dict[Any, list[date]] = defaultdict(list)
-    postnatal = db.execute(
+
+    def note(pregnancy_id: Any, infant_id: Any, covers_mother: bool, on: date) -> None:
+        if covers_mother:
+            mother_visits[pregnancy_id].append(on)
+        if infant_id is not None:
+            baby_visits[infant_id].append(on)
+
+    # every visit the rates look at falls within 28 days of a delivery or discharge in the period
+    in_reach = [
+        col(PostnatalVisit.pregnancy_id).in_(cohort),
+        col(PostnatalVisit.visited_on) >= period.start,
+        col(PostnatalVisit.visited_on) <= period.end + VISIT_TAIL,
+    ]
+    fixed_visits = list(_ids_of(fixes, "postnatal_visit"))
+    visit_lists = (
         sa_select(
-            _raw(PostnatalVisit.id),
             _raw(PostnatalVisit.pregnancy_id),
             _raw(PostnatalVisit.infant_id),
             col(PostnatalVisit.covers_mother),
-            col(PostnatalVisit.visited_on),
-        ).where(
-            _raw(PostnatalVisit.pregnancy_id).in_(cohort),
-            # every visit the rates look at falls within 28 days of a delivery or discharge in the period
-            or_(
-                and_(
-                    col(PostnatalVisit.visited_on) >= period.start,
-                    col(PostnatalVisit.visited_on) <= period.end + VISIT_TAIL,
-                ),
-                col(PostnatalVisit.id).in_(_ids_of(fixes, "postnatal_visit")),
-            ),
+            func.aggregate_strings(cast(PostnatalVisit.visited_on, String), ","),
         )
-    ).all()
-    for pv in cov.fixed(postnatal, raw_fixes):
-        if pv.covers_mother:
-            mother_visits[pv.pregnancy_id].append(pv.visited_on)
-        if pv.infant_id is not None:
-            baby_visits[pv.infant_id].append(pv.visited_on)
+        .where(*in_reach)
+        .group_by(
+            col(PostnatalVisit.pregnancy_id), col(PostnatalVisit.infant_id), col(PostnatalVisit.covers_mother)
+        )
+    )
+    if fixed_visits:
+        visit_lists = visit_lists.where(col(PostnatalVisit.id).not_in(fixed_visits))
+        for pv in cov.fixed(
+            db.execute(
+                sa_select(
+                    _raw(PostnatalVisit.id),
+                    _raw(PostnatalVisit.pregnancy_id),
+                    _raw(PostnatalVisit.infant_id),
+                    col(PostnatalVisit.covers_mother),
+                    col(PostnatalVisit.visited_on),
+                ).where(
+                    col(PostnatalVisit.pregnancy_id).in_(cohort), col(PostnatalVisit.id).in_(fixed_visits)
+                )
+            ).all(),
+            raw_fixes,
+        ):
+            note(pv.pregnancy_id, pv.infant_id, pv.covers_mother, pv.visited_on)
+    for pid, infant_id, covers_mother, days_text in db.execute(visit_lists).all():
+        for text in days_text.split(","):
+            note(pid, infant_id, covers_mother, date.fromisoformat(text[:10]))
 
     out: list[tuple[str, Delivery, uuid.UUID]] = []
     for o in sorted(outcomes, key=lambda o: (o.outcome_on, str(o.id))):
