@@ -355,15 +355,17 @@ def _deliveries(
 def _registrations(
     db: Session, scope: Scope, period: Period, moves: cov.Moves, events: dict[str, Events]
 ) -> None:
-    rows = db.exec(
-        select(col(Pregnancy.id), col(Pregnancy.village_code), col(Pregnancy.registered_on)).where(
+    key = _raw_key(db)
+    moved = {key(k): v for k, v in moves.by_pregnancy.items()}
+    rows = db.execute(
+        sa_select(_raw(Pregnancy.id), col(Pregnancy.village_code), col(Pregnancy.registered_on)).where(
             _in_scope(scope, moves),
             col(Pregnancy.registered_on) >= period.start,
             col(Pregnancy.registered_on) <= period.end,
         )
     ).all()
     for pid, current, registered_on in rows:
-        village = moves.village_on(pid, current, registered_on)
+        village = cov.Moves(moved).village_on(pid, current, registered_on) if pid in moved else current
         if scope.covers(village):
             events[village].registrations += 1
 
@@ -421,6 +423,9 @@ def _high_risk(
     moves: cov.Moves,
 ) -> list[tuple[str, HighRiskCase]]:
     """Pregnancies whose latest grade was orange, red or purple while they were followed in the period."""
+    key = _raw_key(db)
+    moves = cov.Moves({key(k): v for k, v in moves.by_pregnancy.items()})
+    raw_fixes = {key(k): v for k, v in fixes.items()}
     high = or_(col(RiskGrade.colour).in_(HIGH_COLOURS), col(RiskGrade.purple).is_(True))
     candidates = (
         select(RiskGrade.pregnancy_id)
@@ -437,20 +442,25 @@ def _high_risk(
     )  # those delivered before the period drop out below, once their (corrected) outcome is read
     villages = dict(
         db.execute(
-            sa_select(col(Pregnancy.id), col(Pregnancy.village_code)).where(col(Pregnancy.id).in_(candidates))
+            sa_select(_raw(Pregnancy.id), col(Pregnancy.village_code)).where(
+                col(Pregnancy.id).in_(candidates)
+            )
         ).all()
     )
     if not villages:
         return []
     ids = sorted(villages)  # an id list from here on: the subquery would run again for every table
+    typed_ids = [uuid.UUID(str(i)) for i in ids]  # bound as uuids, read back as stored (_raw)
 
     def by_pregnancy(*columns: Any, where: Sequence[Any] = ()) -> dict[uuid.UUID, list[Any]]:
         model = columns[0].class_
         rows = db.execute(
-            sa_select(*(col(c) for c in columns)).where(col(model.pregnancy_id).in_(ids), *where)
+            sa_select(*(_raw(c) if c.key.endswith("id") else col(c) for c in columns)).where(
+                col(model.pregnancy_id).in_(typed_ids), *where
+            )
         ).all()
         out: dict[uuid.UUID, list[Any]] = defaultdict(list)
-        for r in cov.fixed(rows, fixes):
+        for r in cov.fixed(rows, raw_fixes):
             out[r.pregnancy_id].append(r)
         return out
 
@@ -467,8 +477,8 @@ def _high_risk(
     corrected = [tid for tid, cs in fixes.items() if any(c.target_type == "prenatal_visit" for c in cs)]
     prenatal: dict[uuid.UUID, list[Any]] = defaultdict(list)
     latest = (
-        sa_select(col(PrenatalVisit.pregnancy_id), func.max(PrenatalVisit.visited_on).label("visited_on"))
-        .where(col(PrenatalVisit.pregnancy_id).in_(ids), col(PrenatalVisit.kind) != "urged")
+        sa_select(_raw(PrenatalVisit.pregnancy_id), func.max(PrenatalVisit.visited_on).label("visited_on"))
+        .where(col(PrenatalVisit.pregnancy_id).in_(typed_ids), col(PrenatalVisit.kind) != "urged")
         .group_by(col(PrenatalVisit.pregnancy_id))
     )
     if corrected:
@@ -491,14 +501,14 @@ def _high_risk(
     items: dict[uuid.UUID, list[Any]] = defaultdict(list)
     for item in db.execute(
         sa_select(
-            col(DueItem.pregnancy_id),
+            _raw(DueItem.pregnancy_id),
             col(DueItem.due_on),
             col(DueItem.window_end),
             col(DueItem.done_on),
             col(DueItem.cancelled_on),
             col(DueItem.missed_on),
         ).where(
-            col(DueItem.pregnancy_id).in_(ids),
+            col(DueItem.pregnancy_id).in_(typed_ids),
             col(DueItem.infant_id).is_(None),
             col(DueItem.due_on) <= period.end,
             col(DueItem.window_end) < today,
