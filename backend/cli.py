@@ -5,8 +5,12 @@ import csv
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from backend.settings import Settings
+
+if TYPE_CHECKING:
+    from litestar import Litestar
 
 
 def _engine(settings: Settings):  # type: ignore[no-untyped-def]
@@ -23,17 +27,29 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
     from backend.app import create_app
 
-    app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        access_log=False,
-        proxy_headers=True,
-        server_header=False,
-    )
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": "warning",
+        "access_log": False,
+        "proxy_headers": True,
+        "server_header": False,
+    }
+    if args.workers > 1:
+        # Several processes share nothing but the database (sessions and alert locks live there), so each
+        # builds its own app from the environment; migrate once here, before they start.
+        _engine(settings).dispose()
+        uvicorn.run("backend.cli:app_from_env", factory=True, workers=args.workers, **options)
+    else:
+        uvicorn.run(create_app(settings), **options)
     return 0
+
+
+def app_from_env() -> "Litestar":
+    """The app of one worker process of `suifang run --workers N` (migrations already run)."""
+    from backend.app import create_app
+
+    return create_app(Settings.from_env(), run_migrations=False)
 
 
 def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> int:
@@ -113,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="serve the app")
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=8000)
+    run.add_argument("--workers", type=int, default=1, help="server processes (about one per core)")
     run.set_defaults(func=cmd_run)
     sub.add_parser("migrate", help="upgrade the database to the latest migration").set_defaults(
         func=cmd_migrate

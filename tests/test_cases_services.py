@@ -928,3 +928,37 @@ def test_a_transfer_cannot_be_voided_only_repeated(
             ),
         )
     assert field_of(exc) == ["kind"]
+
+
+def test_today_shows_the_latest_grade_as_corrected(
+    db: Session, ctx_a: WriteContext, pregnancy: Pregnancy
+) -> None:
+    def colour() -> tuple[str | None, bool]:
+        return queries.latest_colours(db, [pregnancy.id])[pregnancy.id]
+
+    make_risk(db, ctx_a, pregnancy, "red", assessed_on=(REGISTERED + 10 * DAY).isoformat())
+    green = make_risk(db, ctx_a, pregnancy, "green", assessed_on=(REGISTERED + 40 * DAY).isoformat())
+    assert colour() == ("green", False)
+    services.correct_record(
+        db,
+        ctx_a,
+        forms.read_correction(
+            {
+                "target_type": "risk_grade",
+                "target_id": str(green.record_id),
+                "kind": "amend",
+                "new-colour": "yellow",
+                "new-purple": "1",
+                "reason": "看错",
+            }
+        ),
+    )
+    assert colour() == ("yellow", True)
+    services.correct_record(
+        db,
+        ctx_a,
+        forms.read_correction(
+            {"target_type": "risk_grade", "target_id": str(green.record_id), "kind": "void", "reason": "重复"}
+        ),
+    )
+    assert colour() == ("red", False)

@@ -641,3 +641,29 @@ def test_another_villages_baby_cannot_be_named_in_a_postnatal_form(
     r = pages.client(cast.cadre_b).post(f"/p/{other.id}/postnatal", form)
     assert r.status_code == 422 and stranger.sex not in (None, "")
     assert count(db, PostnatalVisit) == 0 and count(db, Infant) == 3
+
+
+def test_a_refused_correction_leaves_nothing_behind(db: Session, cast: Cast, pages: Pages) -> None:
+    """Voiding the 迁出 of an earlier pregnancy would reopen it beside her open one: refused, and the void
+    the service had already written is not kept."""
+    from tests.case_factories import make_closure
+
+    ctx = cast.ctx(cast.cadre_a, db, TODAY)
+    first = make_registration(db, ctx, VILLAGE_A, registered_on=TODAY - 100 * DAY, lmp=TODAY - 150 * DAY)
+    closure = make_closure(db, ctx, first, "moved_out", closed_on=(TODAY - 50 * DAY).isoformat())
+    make_registration(db, ctx, VILLAGE_A, woman_id=first.woman_id, lmp=TODAY - 40 * DAY)
+    db.commit()
+    form = {"id": str(uuid.uuid4()), "kind": "void", "reason": "她回来了"}
+    r = pages.client(cast.cadre_a).post(f"/correct/closure/{closure.record_id}", form)
+    assert r.status_code == 422 and "已有一个在管的妊娠" in r.text
+    assert count(db, Correction) == 0
+
+
+def test_control_characters_typed_or_pasted_are_dropped_rather_than_refused(
+    db: Session, cast: Cast, pages: Pages
+) -> None:
+    form = registration_form(VILLAGE_A, TODAY, name="\x00秦\x07岚", address="五组\x00\x1b12号")
+    assert pages.client(cast.cadre_a).post("/register", form).status_code == 303
+    woman = fresh(db).exec(select(Woman)).one()
+    assert (woman.name, woman.address) == ("秦岚", "五组12号")
+    assert "秦岚" in pages.client(cast.cadre_a).post("/women", {"q": "秦\x00"}).text

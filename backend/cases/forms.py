@@ -38,6 +38,14 @@ SEXES = ("1", "2", "0", "9")
 EDD_SOURCES = ("lmp", "ultrasound", "other")
 
 
+_CONTROL_CHARACTERS = dict.fromkeys([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+
+
+def clean_text(value: str) -> str:
+    """Typed text without control characters (a NUL byte cannot even be stored in PostgreSQL), trimmed."""
+    return value.translate(_CONTROL_CHARACTERS).strip()
+
+
 class Reader:
     """Reads typed values out of a string mapping, collecting one error per bad field."""
 
@@ -46,7 +54,7 @@ class Reader:
         self.errors: list[FieldError] = []
 
     def text(self, name: str, *, required: bool = False, max_length: int = 500) -> str:
-        value = str(self.raw.get(name) or "").strip()
+        value = clean_text(str(self.raw.get(name) or ""))
         if required and not value:
             self.errors.append(FieldError(name, REQUIRED))
         return value[:max_length]

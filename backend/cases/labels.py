@@ -1,6 +1,7 @@
 """Names of the domain's codes and of every form field in Chinese and English, for pages and exports."""
 
 import re
+from functools import cache
 
 from backend.lib.i18n import Text
 
@@ -234,3 +235,13 @@ def label(category: str, key: str | None, locale: str = "zh") -> str:
         return field_label(key, locale)
     text = CATALOGUE.get(category, {}).get(key)
     return text.in_(locale) if text else key
+
+
+@cache
+def names(locale: str) -> dict[str, dict[str, str]]:
+    """Every code's name in one language, category by category: long lists (Today) look names up in these
+    tables instead of calling `label` once per line."""
+    return {
+        category: {key: text.in_(locale) for key, text in table.items()}
+        for category, table in CATALOGUE.items()
+    }

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -22,6 +23,7 @@ from backend.lib.i18n import Text, ValidationFailed
 from backend.lib.idcard import normalise_id
 from backend.lib.parsing import parse_date
 from backend.schedule import Item, state_of
+from backend.scope import Scope
 from backend.web import app_state, form_errors, redirect, render, require_role
 
 FIELD_ROLES = ("village", "township")
@@ -91,8 +93,17 @@ def page(
 
 
 def villages_in_scope(db: Session, actor: Actor) -> list[Area]:
-    rows = db.exec(select(Area).where(actor.scope.clause(Area.code)).order_by(col(Area.code))).all()
-    return [a for a in rows if a.code[9:] != "000"]
+    return list(db.exec(_villages_statement(actor.scope.prefixes)).all())
+
+
+@lru_cache(maxsize=4096)
+def _villages_statement(prefixes: tuple[str, ...]) -> Any:
+    """Villages (not townships or counties: their codes end in 000) of a scope; built once per scope."""
+    return (
+        select(Area)
+        .where(Scope(prefixes).clause(Area.code), col(Area.code).not_like("%000"))
+        .order_by(col(Area.code))
+    )
 
 
 def village_names(db: Session, actor: Actor) -> dict[str, str]:
@@ -124,7 +135,7 @@ def today_page(request: Request[Any, Any, State], db: Session, actor: Actor) -> 
         db,
         actor,
         "today.html",
-        {"work": work, "villages": village_names(db, actor)},
+        {"work": work, "villages": village_names(db, actor), "names": labels.names(actor.locale)},
         overdue_count=len(work.overdue),
     )
 
@@ -144,7 +155,7 @@ async def women_search(request: Request[Any, Any, State], db: Session, actor: Ac
 
 
 def _women(request: Request[Any, Any, State], db: Session, actor: Actor, q: str) -> Response[Any]:
-    q = q.strip()[:SEARCH_MAX_LENGTH]
+    q = forms.clean_text(q)[:SEARCH_MAX_LENGTH]
     rows = queries.search_women(db, actor.scope, q)
     return page(
         request, db, actor, "women.html", {"rows": rows, "q": q, "villages": village_names(db, actor)}
@@ -259,6 +270,7 @@ async def register(request: Request[Any, Any, State], db: Session, actor: Actor)
                 )
         written = services.register_pregnancy(db, write_context(request, actor), data)
     except ValidationFailed as exc:
+        db.rollback()  # a refused form writes nothing, not even what a service did before it refused
         return page(
             request,
             db,
@@ -386,6 +398,7 @@ async def record_submit(
     try:
         spec.write(db, write_context(request, actor), spec.read(raw))
     except ValidationFailed as exc:
+        db.rollback()  # a refused form writes nothing, not even what a service did before it refused
         return page(
             request,
             db,
@@ -509,6 +522,7 @@ async def correction_submit(
     try:
         services.correct_record(db, write_context(request, actor), forms.read_correction(raw))
     except ValidationFailed as exc:
+        db.rollback()  # a refused form writes nothing, not even what a service did before it refused
         return page(
             request,
             db,

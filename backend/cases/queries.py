@@ -4,11 +4,12 @@ women search, and one woman's case."""
 import json
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, func, or_
+from sqlalchemy import ColumnElement, Executable, and_, bindparam, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -25,26 +26,39 @@ from backend.cases.models import (
     RiskGrade,
     Woman,
 )
-from backend.cases.schedule_store import CaseRecords, corrected
+from backend.cases.schedule_store import CaseRecords
 from backend.scope import Scope
 
+# Statements are built once (per scope) with bound parameters: building a SELECT of fourteen columns costs
+# more CPU than running it, and these run on every page.
 
-def _visible_open(today: date) -> list[ColumnElement[bool]]:
-    """Open items that have not become missed by `today` (the chain moved on, or the case closed)."""
+
+def _visible_open() -> list[ColumnElement[bool]]:
+    """Open items that have not become missed by :today (the chain moved on, or the case closed)."""
     return [
         col(DueItem.is_open).is_(True),
-        or_(col(DueItem.missed_on).is_(None), col(DueItem.missed_on) > today),
+        or_(col(DueItem.missed_on).is_(None), col(DueItem.missed_on) > bindparam("today")),
     ]
+
+
+@lru_cache(maxsize=4096)
+def _overdue_count_statement(prefixes: tuple[str, ...]) -> Executable:
+    return (
+        sa_select(func.count())
+        .select_from(DueItem)
+        .where(
+            Scope(prefixes).clause(DueItem.village_code),
+            col(DueItem.window_end) < bindparam("today"),
+            *_visible_open(),
+        )
+    )
 
 
 def overdue_count(db: Session, scope: Scope, today: date) -> int:
     """How many items are overdue in scope today — the badge on every page and the digest's number."""
-    stmt = (
-        select(func.count())
-        .select_from(DueItem)
-        .where(scope.clause(DueItem.village_code), col(DueItem.window_end) < today, *_visible_open(today))
-    )
-    return int(db.exec(stmt).one())
+    db.flush()  # the Core query bypasses the session's autoflush
+    stmt = _overdue_count_statement(scope.prefixes)
+    return int(db.connection().execute(stmt, {"today": today}).scalar_one())
 
 
 @dataclass(frozen=True)
@@ -95,53 +109,56 @@ class WorkList:
         return len(self.overdue) + len(self.today) + len(self.week) + len(self.upcoming)
 
 
-def work_list(db: Session, scope: Scope, today: date, horizon_days: int = 30) -> WorkList:
-    """今日工作: overdue first (longest first), then due now, then the next 7 days, then the next month."""
-    stmt = (
-        sa_select(
-            *(
-                col(c)
-                for c in (
-                    DueItem.id,
-                    DueItem.pregnancy_id,
-                    Woman.id,
-                    Woman.name,
-                    DueItem.village_code,
-                    DueItem.kind,
-                    DueItem.window_start,
-                    DueItem.due_on,
-                    DueItem.window_end,
-                    DueItem.infant_id,
-                    Infant.sex,
-                    Infant.seq,
-                    Outcome.n_babies,
-                    Pregnancy.high_risk,
-                )
-            )
-        )
+@lru_cache(maxsize=4096)
+def _work_list_statement(prefixes: tuple[str, ...]) -> Executable:
+    columns = (
+        DueItem.id,
+        DueItem.pregnancy_id,
+        Woman.id,
+        Woman.name,
+        DueItem.village_code,
+        DueItem.kind,
+        DueItem.window_start,
+        DueItem.due_on,
+        DueItem.window_end,
+        DueItem.infant_id,
+        Infant.sex,
+        Infant.seq,
+        Outcome.n_babies,
+        Pregnancy.high_risk,
+    )
+    return (
+        sa_select(*(col(c) for c in columns))
         .join(Pregnancy, col(Pregnancy.id) == DueItem.pregnancy_id)
         .join(Woman, col(Woman.id) == Pregnancy.woman_id)
         .outerjoin(Infant, col(Infant.id) == DueItem.infant_id)
         .outerjoin(Outcome, col(Outcome.id) == Infant.outcome_id)
         .where(
-            scope.clause(DueItem.village_code),
-            col(DueItem.window_start) <= today + timedelta(days=horizon_days),
-            *_visible_open(today),
+            Scope(prefixes).clause(DueItem.village_code),
+            col(DueItem.window_start) <= bindparam("horizon"),
+            *_visible_open(),
         )
         .order_by(col(DueItem.window_end), col(DueItem.due_on))
     )
-    db.flush()  # the Core query below bypasses the session's autoflush
-    rows = [WorkItem(*cast(tuple[Any, ...], row)) for row in db.connection().execute(stmt)]
-    colours = latest_colours(db, {r.pregnancy_id for r in rows})
+
+
+def work_list(db: Session, scope: Scope, today: date, horizon_days: int = 30) -> WorkList:
+    """今日工作: overdue first (longest first), then due now, then the next 7 days, then the next month."""
+    stmt = _work_list_statement(scope.prefixes)
+    params = {"today": today, "horizon": today + timedelta(days=horizon_days)}
+    db.flush()  # the Core queries below bypass the session's autoflush
+    rows: list[tuple[Any, ...]] = [tuple(row) for row in db.connection().execute(stmt, params)]
+    colours = latest_colours(db, {row[1] for row in rows})
     out = WorkList([], [], [], [])
-    for item in rows:
-        colour, purple = colours.get(item.pregnancy_id, (None, False))
-        item = replace(item, colour=colour, purple=purple)
+    week_end = today + timedelta(days=7)
+    for row in rows:
+        colour, purple = colours.get(row[1], (None, False))
+        item = WorkItem(*(*row, colour, purple))
         if item.window_end < today:
             out.overdue.append(item)
         elif item.window_start <= today and item.due_on <= today:
             out.today.append(item)
-        elif item.due_on <= today + timedelta(days=7):
+        elif item.due_on <= week_end:
             out.week.append(item)
         else:
             out.upcoming.append(item)
@@ -151,19 +168,53 @@ def work_list(db: Session, scope: Scope, today: date, horizon_days: int = 30) ->
     return out
 
 
-def latest_colours(db: Session, pregnancy_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, tuple[str, bool]]:
-    """The latest five-colour grade (colour, purple flag) of each pregnancy, corrections applied."""
+_GRADES = sa_select(
+    *(
+        col(c)
+        for c in (
+            RiskGrade.id,
+            RiskGrade.pregnancy_id,
+            RiskGrade.assessed_on,
+            RiskGrade.recorded_at,
+            RiskGrade.colour,
+            RiskGrade.purple,
+        )
+    )
+).where(col(RiskGrade.pregnancy_id).in_(bindparam("ids", expanding=True)))
+_FIXES = sa_select(
+    col(Correction.target_id), col(Correction.kind), col(Correction.changes), col(Correction.recorded_at)
+).where(col(Correction.target_id).in_(bindparam("ids", expanding=True)))
+
+
+def latest_colours(
+    db: Session, pregnancy_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, tuple[str | None, bool]]:
+    """The latest five-colour grade (colour, purple flag) of each pregnancy, corrections applied.
+
+    Plain column reads rather than ORM objects: Today asks this for every pregnancy on the page."""
     ids = list(pregnancy_ids)
     if not ids:
         return {}
-    grades = db.exec(select(RiskGrade).where(col(RiskGrade.pregnancy_id).in_(ids))).all()
+    conn = db.connection()
+    grades = conn.execute(_GRADES, {"ids": ids}).all()
     if not grades:
         return {}
-    fixes = db.exec(select(Correction).where(col(Correction.target_id).in_([g.id for g in grades]))).all()
-    out: dict[uuid.UUID, tuple[str, bool]] = {}
-    for grade in sorted(corrected(grades, fixes), key=lambda g: (g.assessed_on, g.recorded_at)):
-        out[grade.pregnancy_id] = (grade.colour, grade.purple)
-    return out
+    fixes: dict[uuid.UUID, list[tuple[Any, str, str]]] = {}
+    for target, kind, changes, at in conn.execute(_FIXES, {"ids": [g[0] for g in grades]}):
+        fixes.setdefault(target, []).append((at, kind, changes))
+    latest: dict[uuid.UUID, tuple[Any, Any, str, bool]] = {}
+    for grade in grades:
+        grade_id, pregnancy_id, on, at, colour, purple = cast(tuple[Any, ...], grade)
+        for _, kind, changes in sorted(fixes.get(grade_id, []), key=lambda f: f[0]):
+            if kind == "void":
+                break
+            amended = json.loads(changes)
+            on = _as_date(amended.get("assessed_on", on))
+            colour, purple = amended.get("colour", colour), bool(amended.get("purple", purple))
+        else:
+            if pregnancy_id not in latest or (on, at) >= latest[pregnancy_id][:2]:
+                latest[pregnancy_id] = (on, at, colour, purple)
+    return {pid: (colour, purple) for pid, (_, _, colour, purple) in latest.items()}
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from backend.cases.forms import (
     PrenatalVisitInput,
     RegistrationInput,
     RiskInput,
+    clean_text,
 )
 from backend.cases.models import (
     CaseChange,
@@ -632,7 +633,7 @@ def _typed_changes(
         elif "bool" in annotation:
             value = reader.flag(name)
         else:
-            value = text.strip()
+            value = clean_text(text)
             limit = _max_length(model, name)
             if limit is not None and len(value) > limit:
                 reader.errors.append(FieldError(name, TOO_LONG.format(n=limit)))
