@@ -56,6 +56,7 @@ OUTCOME_ORDER = (
     "maternal_death",
 )
 HIGH_COLOURS = ("orange", "red")
+MAX_BOUND_IDS = 1000
 VISIT_TAIL = timedelta(days=120)
 """How long after the period a postnatal visit can still count for one of its deliveries: 28 days after a
 discharge, allowing for a long hospital stay."""
@@ -214,13 +215,17 @@ def _deliveries(
         .where(*where)
     ).all()
     outcomes = [o for o in cov.fixed(rows, raw_fixes) if period.contains(o.outcome_on)]
-    # The same outcomes as a subquery (a scan of the outcome table): cheaper for both engines than binding
-    # thousands of ids, and the rows outside the period or voided find no outcome below.
-    cohort = (
-        sa_select(col(Outcome.pregnancy_id))
-        .join(Pregnancy, col(Pregnancy.id) == Outcome.pregnancy_id)
-        .where(*where)
-    )
+    # The pregnancies of those outcomes: as a list of ids for a month (a few hundred: index seeks), as the
+    # same query again for longer periods (one scan of the outcome table beats binding thousands of ids).
+    cohort: Any
+    if len(outcomes) <= MAX_BOUND_IDS:
+        cohort = sorted({uuid.UUID(str(o.pregnancy_id)) for o in outcomes})
+    else:
+        cohort = (
+            sa_select(col(Outcome.pregnancy_id))
+            .join(Pregnancy, col(Pregnancy.id) == Outcome.pregnancy_id)
+            .where(*where)
+        )
 
     babies: dict[Any, list[Any]] = defaultdict(list)
     for i in db.execute(
