@@ -43,8 +43,34 @@ def dialogs(page: Page) -> Iterator[list[str]]:
     yield seen
 
 
+CONTRAST = """() => {
+  const parse = (c) => { const m = c.match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
+    const p = m[1].split(",").map(Number);
+    return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 }; };
+  const channel = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  const luminance = (c) => 0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b);
+  const background = (el) => { for (; el; el = el.parentElement) {
+    const c = parse(getComputedStyle(el).backgroundColor);
+    if (c && c.a > 0.5) return c; } return { r: 255, g: 255, b: 255, a: 1 }; };
+  const low = [];
+  for (const el of document.querySelectorAll("body *")) {
+    const text = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (el.offsetParent === null || !text) continue;
+    const [a, b] = [luminance(parse(getComputedStyle(el).color)), luminance(background(el))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) low.push(`${el.tagName} "${el.textContent.trim().slice(0, 20)}" ${ratio.toFixed(2)}`);
+  }
+  return low;
+}"""
+UNLABELLED = """() => [...document.querySelectorAll("input, select, textarea")]
+  .filter((el) => el.type !== "hidden" && el.offsetParent !== null)
+  .filter((el) => !el.labels.length && !el.getAttribute("aria-label"))
+  .map((el) => el.name)"""
+
+
 def check_fits_a_phone(page: Page, what: str) -> None:
-    """No horizontal scroll at 360 px and every visible target at least 44 px high and wide."""
+    """No horizontal scroll at 360 px, every visible target at least 44 px high and wide, every input
+    labelled, and all visible text at a contrast of at least 4.5:1 against what is behind it."""
     assert page.evaluate("document.documentElement.scrollWidth") <= 360, f"{what}: horizontal scroll"
     small = page.evaluate(
         """(selector) => [...document.querySelectorAll(selector)]
@@ -55,6 +81,8 @@ def check_fits_a_phone(page: Page, what: str) -> None:
         TARGETS,
     )
     assert not small, f"{what}: targets under 44 px: {small}"
+    assert page.evaluate(UNLABELLED) == [], f"{what}: inputs without a label"
+    assert page.evaluate(CONTRAST) == [], f"{what}: text under 4.5:1"
 
 
 def snap(page: Page, name: str) -> None:

@@ -667,3 +667,43 @@ def test_control_characters_typed_or_pasted_are_dropped_rather_than_refused(
     woman = fresh(db).exec(select(Woman)).one()
     assert (woman.name, woman.address) == ("秦岚", "五组12号")
     assert "秦岚" in pages.client(cast.cadre_a).post("/women", {"q": "秦\x00"}).text
+
+
+def test_a_registration_edit_changes_her_details_and_keeps_the_old_ones_in_the_history(
+    db: Session, cast: Cast, pages: Pages
+) -> None:
+    p = open_case(db, cast, name="卫芳", phone="13912345678")
+    a = pages.client(cast.cadre_a)
+    page = a.get(f"/edit/woman/{p.woman_id}").text
+    assert "139****5678" in page and "13912345678" not in page
+    form = {
+        "id": value_of(page, "id"),
+        "new-name": "卫芳芳",
+        "new-phone": "138 1234 5678",
+        "reason": "身份证上的名字",
+    }
+    assert a.post(f"/edit/woman/{p.woman_id}", form).status_code == 303
+    case = text_of(a.get(f"/women/{p.woman_id}").text)
+    assert "卫芳芳" in case and "姓名 卫芳 → 卫芳芳" in case and "手机号 139****5678 → 138****5678" in case
+    new_edd = p.edd + 7 * DAY
+    page = a.get(f"/edit/pregnancy/{p.id}").text
+    form = {
+        "id": value_of(page, "id"),
+        "new-edd": f"{new_edd.year}年{new_edd.month}月{new_edd.day}日",
+        "new-edd_source": "ultrasound",
+    }
+    assert a.post(f"/edit/pregnancy/{p.id}", form).status_code == 303
+    assert fresh(db).get(Pregnancy, p.id).edd == new_edd  # type: ignore[union-attr]
+
+
+def test_a_registration_edit_that_breaks_a_rule_is_refused_beside_the_field(
+    db: Session, cast: Cast, pages: Pages
+) -> None:
+    p = open_case(db, cast)
+    a = pages.client(cast.cadre_a)
+    r = a.post(f"/edit/pregnancy/{p.id}", {"id": str(uuid.uuid4()), "new-parity": "5", "new-gravidity": "2"})
+    assert r.status_code == 422 and "产次" in (error_beside(r.text, "new-parity") or "")
+    assert value_of(r.text, "new-parity") == "5" and value_of(r.text, "new-gravidity") == "2"
+    r = a.post(f"/edit/woman/{p.woman_id}", {"id": str(uuid.uuid4())})
+    assert r.status_code == 422 and "至少修改一项" in r.text
+    assert count(db, Correction) == 0

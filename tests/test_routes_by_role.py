@@ -171,6 +171,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/p/{pregnancy_id:uuid}/{name:str}"): FIELD_POST,
     ("GET", "/correct/{target_type:str}/{target_id:uuid}"): FIELD_FORM,
     ("POST", "/correct/{target_type:str}/{target_id:uuid}"): FIELD_POST,
+    ("GET", "/edit/{target_type:str}/{target_id:uuid}"): FIELD_FORM,
+    ("POST", "/edit/{target_type:str}/{target_id:uuid}"): FIELD_POST,
     ("GET", "/settings"): EVERYONE,
     ("POST", "/settings/password"): dict.fromkeys(ROLES, 422),
     ("GET", "/login"): dict.fromkeys(ROLES, 303),  # already signed in: on to Today
@@ -191,6 +193,10 @@ VARIANTS: dict[str, list[dict[str, str]]] = {
         {"target_type": "postnatal_visit", "target_id": "postnatal_a"},
     ],
     "/js/{file_path:path}": [{"file_path": "forms.js"}],
+    "/edit/{target_type:str}/{target_id:uuid}": [
+        {"target_type": "woman", "target_id": "woman_a"},
+        {"target_type": "pregnancy", "target_id": "pregnancy_a"},
+    ],
 }
 
 
@@ -271,6 +277,8 @@ def test_cadre_b_guessing_village_a_uuids_gets_404_learns_nothing_and_writes_not
     for guess in ids:
         for path in (
             f"/women/{guess}",
+            f"/edit/woman/{guess}",
+            f"/edit/pregnancy/{guess}",
             f"/p/{guess}/visit",
             f"/p/{guess}/postnatal",
             f"/correct/prenatal_visit/{guess}",

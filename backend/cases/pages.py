@@ -19,7 +19,7 @@ from backend.cases import forms, labels, queries, services
 from backend.cases.models import Closure, Outcome, PostnatalVisit, Pregnancy, PrenatalVisit, RiskGrade
 from backend.cases.schedule_store import CaseRecords
 from backend.cases.services import NotFound, WriteContext, Written
-from backend.lib.i18n import Text, ValidationFailed
+from backend.lib.i18n import FieldError, Text, ValidationFailed
 from backend.lib.idcard import normalise_id
 from backend.lib.parsing import parse_date
 from backend.schedule import Item, state_of
@@ -534,6 +534,83 @@ async def correction_submit(
     return redirect(f"/women/{ctx['woman'].id}?saved=correction")
 
 
+EDITABLE = {"woman": ("name", "phone", "address"), "pregnancy": ("edd", "edd_source", "gravidity", "parity")}
+NOTHING_CHANGED = Text("请至少修改一项", "Change at least one field")
+BAD_EDIT_ID = Text("编号无效，请重新打开此页", "Invalid identifier: open this page again")
+
+
+def _edit_context(db: Session, actor: Actor, target_type: str, target_id: uuid.UUID) -> dict[str, Any]:
+    if target_type == "woman":
+        target: Any = queries.woman_in_scope(db, actor.scope, target_id)
+        woman = target
+    elif target_type == "pregnancy":
+        target = services.pregnancy_in_scope(db, actor, target_id)
+        woman = queries.woman_in_scope(db, actor.scope, target.woman_id)
+    else:
+        target = woman = None
+    if target is None or woman is None:
+        raise NotFound(str(target_id))
+    specs = [
+        FieldSpec(
+            name, "date" if name == "edd" else "number" if name in ("gravidity", "parity") else "text", []
+        )
+        for name in EDITABLE[target_type]
+    ]
+    if target_type == "pregnancy":
+        sources = [(k, labels.label("edd_source", k, actor.locale)) for k in labels.EDD_SOURCES]
+        specs[1] = FieldSpec("edd_source", "select", sources, "edd_source")
+    return {"target": target, "target_type": target_type, "fields": specs, "woman": woman}
+
+
+@get("/edit/{target_type:str}/{target_id:uuid}", sync_to_thread=False)
+def edit_form(
+    request: Request[Any, Any, State], db: Session, actor: Actor, target_type: str, target_id: uuid.UUID
+) -> Response[Any]:
+    """修改登记信息: her name, phone or address, or the EDD and gravidity/parity of the pregnancy."""
+    require_role(actor, *FIELD_ROLES)
+    ctx = _edit_context(db, actor, target_type, target_id)
+    ctx["form"] = {"id": str(uuid.uuid4())}
+    return page(request, db, actor, "form_edit.html", ctx)
+
+
+@post("/edit/{target_type:str}/{target_id:uuid}")
+async def edit_submit(
+    request: Request[Any, Any, State], db: Session, actor: Actor, target_type: str, target_id: uuid.UUID
+) -> Response[Any]:
+    """Save a registration edit: of two edits of one field the one made later wins, the other stays in
+    history (DESIGN.md §3)."""
+    require_role(actor, *FIELD_ROLES)
+    raw = dict((await request.form()).items())
+    ctx = _edit_context(db, actor, target_type, target_id)
+    changes = {
+        k.removeprefix("new-"): forms.clean_text(str(v))
+        for k, v in raw.items()
+        if k.startswith("new-") and forms.clean_text(str(v))
+    }
+    try:
+        try:
+            edit_id = uuid.UUID(str(raw.get("id", "")))
+        except ValueError:
+            raise ValidationFailed([FieldError("id", BAD_EDIT_ID)]) from None
+        if not changes:
+            raise ValidationFailed([FieldError("reason", NOTHING_CHANGED)])
+        reason = forms.clean_text(str(raw.get("reason", "")))[:300]
+        services.edit_registration(
+            db, write_context(request, actor), target_type, target_id, changes, edit_id, reason
+        )
+    except ValidationFailed as exc:
+        db.rollback()  # a refused form writes nothing, not even what a service did before it refused
+        return page(
+            request,
+            db,
+            actor,
+            "form_edit.html",
+            {**ctx, "form": as_typed(raw), "errors": form_errors(exc, actor.locale)},
+            status_code=422,
+        )
+    return redirect(f"/women/{ctx['woman'].id}?saved=edit")
+
+
 ROUTES = [
     today_page,
     women_page,
@@ -545,4 +622,6 @@ ROUTES = [
     record_submit,
     correction_form,
     correction_submit,
+    edit_form,
+    edit_submit,
 ]

@@ -634,6 +634,8 @@ def _typed_changes(
             value = reader.flag(name)
         else:
             value = clean_text(text)
+            if name == "phone":  # typed as on the registration form: spaces, dashes, +86 allowed
+                value = normalise_phone(value)
             limit = _max_length(model, name)
             if limit is not None and len(value) > limit:
                 reader.errors.append(FieldError(name, TOO_LONG.format(n=limit)))
