@@ -101,22 +101,25 @@ def test_a_server_error_shows_as_failed_with_its_reason_then_the_retry_succeeds(
     page: Page, context: BrowserContext, live_server: LiveServer
 ) -> None:
     entries = record_offline(page, context, make_case(live_server, "陈晓红"))
+    healthy = threading.Event()
 
-    def fail_once(route: Route, n: int) -> None:
-        if n == 1:
-            route.fulfill(status=500, content_type="application/problem+json", body='{"title":"boom"}')
-        else:
+    def fail_until_healthy(route: Route, n: int) -> None:
+        if healthy.is_set():
             route.continue_()
+        else:
+            route.fulfill(status=500, content_type="application/problem+json", body='{"title":"boom"}')
 
-    sent = pushes(context, fail_once)
+    sent = pushes(context, fail_until_healthy)
     page.goto("/")
     state = page.locator("#sync-state")
     context.set_offline(False)
     expect(state).to_have_attribute("data-state", "failed", timeout=15_000)
     expect(state).to_contain_text("同步失败")
     expect(state).to_contain_text("500")
+    assert count(live_server, PrenatalVisit) == 0
+    healthy.set()
     expect_pending(page, 0, timeout=30_000)
-    assert len(sent) == 2
+    assert all(batch == sent[0] for batch in sent)  # the same entries again, nothing new made up
     assert_each_once(live_server, entries)
 
 
@@ -206,6 +209,7 @@ def test_two_tabs_and_the_worker_never_send_the_same_entry_twice(
     sent = pushes(context, lambda route, n: route.continue_())
     other = context.new_page()
     other.goto("/pending")
+    other.locator("html[data-ready=true]").wait_for(state="attached")
     context.set_offline(False)
     for tab in (page, other, page, other):
         tab.evaluate(

@@ -1,33 +1,30 @@
-// Suifang app entry: progressive enhancement only; every page works without it. Starts the service worker
-// (and offers a waiting new version), keeps this user's pages on the phone, runs the sync whenever it may
-// succeed, and starts the modules of this page.
-import './outbox.js';
-import './sync.js';
-import { t, el, pageUser } from './labels.js';
-import { captureForms } from './offline.js';
-import { showPending } from './pending-view.js';
-import { startPendingPage } from './pending-page.js';
-import { renderSyncState, setBanner, startStatus } from './status.js';
+// Suifang app entry: progressive enhancement only; every page works without it. Registers the service worker
+// and offers a waiting new version; on a signed-in page it loads the offline modules (outbox, sync, forms,
+// entries waiting to sync, status), so the sign-in page downloads nothing more.
 
-const { outbox, sync } = globalThis.suifang;
-const REFRESH_EVERY_MS = 10 * 60 * 1000;
-const TIMER_MS = 60 * 1000;
+const user = document.querySelector('meta[name="user"]')?.content || null;
 
-async function worker() {
-  if (!('serviceWorker' in navigator)) return null;
-  const registration = await navigator.serviceWorker.ready;
-  return registration.active;
+// A record form submitted before its module is ready (a quick tap while the modules load) waits for it.
+let heldForm = null;
+function hold(event) {
+  if (event.target instanceof HTMLFormElement && event.target.matches('form.record-form')) {
+    event.preventDefault();
+    heldForm = event.target;
+  }
+}
+
+async function offerUpdate(waiting, onTap) {
+  const [{ t, el }, { setBanner }] = await Promise.all([import('./labels.js'), import('./banner.js')]);
+  const button = el('button', { class: 'button', type: 'button', id: 'reload-update', text: t('重新加载', 'Reload') });
+  button.addEventListener('click', () => { onTap(); waiting.postMessage({ type: 'skip-waiting' }); });
+  setBanner('update', el('span', {}, `${t('新版本已就绪', 'A new version is ready')} — `, button));
 }
 
 async function registerServiceWorker() {
   if (!('serviceWorker' in navigator)) return;
   const registration = await navigator.serviceWorker.register('/sw.js', { scope: '/', updateViaCache: 'none' });
   let tapped = false;
-  const offer = (waiting) => setBanner('update', el('span', {},
-    `${t('新版本已就绪', 'A new version is ready')} — `,
-    Object.assign(el('button', { class: 'button', type: 'button', id: 'reload-update', text: t('重新加载', 'Reload') }), {
-      onclick: () => { tapped = true; waiting.postMessage({ type: 'skip-waiting' }); },
-    })));
+  const offer = (waiting) => offerUpdate(waiting, () => { tapped = true; });
   if (registration.waiting && navigator.serviceWorker.controller) offer(registration.waiting);
   registration.addEventListener('updatefound', () => {
     const installing = registration.installing;
@@ -40,83 +37,36 @@ async function registerServiceWorker() {
   });
 }
 
-/** Ask the service worker to bring this user's offline pages up to date (only changed pages are fetched). */
-async function refreshPages(user, force = false) {
-  const last = await outbox.getMeta(`refreshed:${user}`);
-  if (!force && last && Date.now() - Date.parse(last) < REFRESH_EVERY_MS) return;
-  (await worker())?.postMessage({ type: 'refresh-pages' });
-}
-
-function startSync(user) {
-  let failures = 0;
-  let retry = null;
-  const run = async (reason, always = false) => {
-    const saved = (await outbox.getMeta(`sync:${user}`)) || {};
-    const stale = !saved.lastSyncAt || Date.now() - Date.parse(saved.lastSyncAt) > REFRESH_EVERY_MS;
-    const owed = (await outbox.forUser(user)).some((e) => e.status === 'pending');
-    if (!always && !owed && !stale) return;
-    const result = await sync.run({ user, reason });
-    if (result.applied) refreshPages(user, true);
-    else if (result.state === 'idle') refreshPages(user);
-    // A dropped connection or a server fault: try again soon, then less often (2 s, 4 s … 1 min).
-    // navigator.onLine is not trusted: it can lag behind, or claim a connection that carries nothing.
-    clearTimeout(retry);
-    if (result.state === 'offline' || result.state === 'failed') {
-      failures += 1;
-      retry = setTimeout(() => run('retry'), Math.min(TIMER_MS, 1000 * 2 ** failures));
-    } else if (result.state !== 'busy') {
-      failures = 0;
-    }
-  };
-  run('start');
-  window.addEventListener('online', () => run('online', true));
-  window.addEventListener('pageshow', (event) => { if (event.persisted) run('pageshow'); });
-  document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') run('visible'); });
-  setInterval(() => { if (navigator.onLine !== false) run('timer'); }, TIMER_MS);
-  return run;
-}
-
-/** Signing out with entries not yet synced: try once, then ask; the entries stay on the phone either way. */
-function guardSignOut(user, run) {
-  const form = document.getElementById('logout-form');
-  if (!form) return;
-  form.addEventListener('submit', async (event) => {
-    if (form.dataset.confirmed) return;
-    event.preventDefault();
-    if (navigator.onLine !== false) await Promise.race([run('sign-out', true), new Promise((r) => { setTimeout(r, 5000); })]);
-    const { pending, rejected } = await sync.counts(user);
-    const left = pending + rejected;
-    if (left && !window.confirm(t(
-      `本机还有 ${left} 条记录没有同步。退出后它们仍保存在本机，您再次登录后会继续同步。确定退出吗？`,
-      `${left} entries on this phone have not synced. They stay on the phone and sync after you sign in again. Sign out?`))) return;
-    form.dataset.confirmed = '1';
-    form.requestSubmit();
-  });
-}
-
 async function start() {
-  registerServiceWorker().catch((err) => console.warn('service worker not registered:', err));
-  const user = pageUser();
-  if (!user) return;
+  await import('./outbox.js'); // these two define globalThis.suifang (shared with the service worker)
+  await import('./sync.js');
+  const [{ captureForms }, { showPending }, { startPendingPage }, status, autosync] = await Promise.all([
+    import('./offline.js'), import('./pending-view.js'), import('./pending-page.js'), import('./status.js'),
+    import('./autosync.js'),
+  ]);
+  const { outbox } = globalThis.suifang;
   const forms = captureForms(user);
+  document.removeEventListener('submit', hold);
+  if (heldForm) heldForm.requestSubmit();
   if (navigator.storage?.persist && !(await outbox.getMeta('persist_asked'))) {
     await outbox.setMeta('persist_asked', true);
     navigator.storage.persist().catch(() => {});
   }
   await forms;
   await showPending(user);
-  const run = startSync(user);
+  const run = autosync.startSync(user);
   const redrawPendingPage = document.body.dataset.page === 'pending' ? startPendingPage(user, run) : null;
-  startStatus(user, (message) => {
+  status.startStatus(user, (message) => {
     if (message.type === 'sync-state' && message.state === 'syncing') return;
     showPending(user);
     if (redrawPendingPage) redrawPendingPage();
   });
-  guardSignOut(user, run);
-  if (new URLSearchParams(location.search).has('saved')) refreshPages(user, true);
-  else refreshPages(user);
-  await renderSyncState(user);
+  autosync.guardSignOut(user, run);
+  autosync.refreshPages(user, new URLSearchParams(location.search).has('saved'));
+  await status.renderSyncState(user);
   document.documentElement.dataset.ready = 'true'; // every module of the page is running
 }
 
-start();
+if (user) document.addEventListener('submit', hold);
+registerServiceWorker().catch((err) => console.warn('service worker not registered:', err));
+if (user) start().catch((err) => console.error('offline modules failed to start:', err));

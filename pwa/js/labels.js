@@ -4,8 +4,8 @@
 export const english = () => document.documentElement.lang === 'en';
 export const t = (zh, en) => (english() ? en : zh);
 
-/** The signed-in user of this page (<meta name="user">); pages without one have nobody's data. */
-export const pageUser = () => document.querySelector('meta[name="user"]')?.content || null;
+/** The sessionStorage key of "saved on this phone" shown on the page a save leads to. */
+export const FLASH = 'suifang-flash';
 
 /** When the page was kept on the phone, if it came from there (the service worker stamps it). */
 export const keptAt = () => document.querySelector('meta[name="kept-at"]')?.content || null;

@@ -2,12 +2,11 @@
 // reached, is saved in the outbox under its client UUID and shown at once as 待同步; online it is posted as
 // before. Also prepares forms shown from the phone's copy (fresh UUIDs, today's date) and the correction of an
 // entry from the pending list (#entry=<op_id>).
-import { t, keptAt } from './labels.js';
+import { FLASH, t, keptAt } from './labels.js';
 
 const { outbox, sync } = globalThis.suifang;
 const PLACEHOLDER = '00000000-0000-0000-0000-000000000000';
 const POST_TIMEOUT_MS = 15000;
-export const FLASH = 'suifang-flash';
 
 /** The forms' data-op → the operation kinds of sync/PROTOCOL.md §3. */
 const KINDS = {

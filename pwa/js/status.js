@@ -1,21 +1,10 @@
 // What the header, banner and footer say about the phone's copy: the sync state in #sync-state (syncing, N
 // pending, last successful sync, failed with reason), "sign in to finish syncing", "a new version is ready",
 // "saved on this phone", and in the footer when the page's data was last refreshed.
-import { t, el, keptAt, formatMoment } from './labels.js';
-import { FLASH } from './offline.js';
+import { setBanner } from './banner.js';
+import { FLASH, t, el, keptAt, formatMoment } from './labels.js';
 
 const { outbox, sync } = globalThis.suifang;
-const banners = new Map();
-
-/** Put (or with null, remove) one message in #banner; several can show at once. */
-export function setBanner(key, node) {
-  if (node) banners.set(key, node);
-  else banners.delete(key);
-  const banner = document.getElementById('banner');
-  if (!banner) return;
-  banner.replaceChildren(...[...banners.values()].map((n) => el('p', {}, n)));
-  banner.hidden = banners.size === 0;
-}
 
 function reason(saved) {
   if (saved.state === 'offline') return t('无网络', 'no connection');
