@@ -126,3 +126,36 @@ def test_corrections_apply_a_voided_visit_no_longer_counts_and_an_amended_date_m
     september = township_report(db, TOWNSHIP_T, month_of(date(2026, 9, 1)), TODAY)
     assert september.total.events.live_births == 2
     assert rates(september.total)["early_booking"] == (1, 2)
+
+
+def test_a_transfer_mid_period_splits_coverage_and_a_later_visit_updates_the_old_village(
+    db: Session, cast: Cast
+) -> None:
+    from tests.review_factory import make_closure, make_pregnancy, make_visit
+
+    # Registered 1 Sep at 13+1 (no check 1). October's items: the monthly visit due 1 Oct (window 24 Sep –
+    # 8 Oct), standard check 2 due 25 Oct, the township visit due 31 Oct and, nobody having come, the next
+    # monthly visit due 31 Oct. Transferred A → B on 20 Oct: the first belongs to A, the other three to B.
+    p = make_pregnancy(
+        db,
+        cast,
+        cast.cadre_a,
+        village=VILLAGE_A,
+        name="转娣",
+        lmp=date(2026, 6, 1),
+        registered_on=date(2026, 9, 1),
+    )
+    make_closure(db, cast, cast.cadre_a, p, "transferred", date(2026, 10, 20), to=VILLAGE_B)
+    before = {r.code: r.coverage for r in township_report(db, TOWNSHIP_T, OCTOBER, TODAY).rows}
+    assert (before[VILLAGE_A].due, before[VILLAGE_A].done, before[VILLAGE_A].missed) == (1, 0, 1)
+    assert (before[VILLAGE_B].due, before[VILLAGE_B].missed, before[VILLAGE_B].overdue) == (3, 1, 2)
+    # B's cadre records the visit made on 12 Oct, after the window: it closes A's item, late, and moves the
+    # next monthly visit to 11 Nov, out of October.
+    make_visit(db, cast, cast.cadre_b, p, date(2026, 10, 12))
+    after = {r.code: r.coverage for r in township_report(db, TOWNSHIP_T, OCTOBER, TODAY).rows}
+    assert (after[VILLAGE_A].late, after[VILLAGE_A].rate.numerator, after[VILLAGE_A].rate.denominator) == (
+        1,
+        1,
+        1,
+    )
+    assert (after[VILLAGE_B].due, after[VILLAGE_B].missed, after[VILLAGE_B].overdue) == (2, 1, 1)

@@ -1,7 +1,7 @@
 """Review figures kept between requests until the data changes: every write to a case adds a row to the
-change feed (case_change), so its highest sequence number is a version that moves with any change that can
-alter a count. Keyed by database, scope, period and day; a small LRU per process, safe across processes
-because each one reads the version from the database."""
+change feed (case_change) for its village, so the feed's highest sequence number — overall or per village —
+is a version that moves with any change that can alter a count. Keyed by database, scope, period and day; a
+small LRU per process, safe across processes because each one reads the versions from the database."""
 
 import threading
 from collections import OrderedDict
@@ -9,9 +9,11 @@ from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
 
 from backend.cases.models import CaseChange
+from backend.scope import Scope
 
 T = TypeVar("T")
 MAX_ENTRIES = 128
@@ -44,6 +46,36 @@ def cached(db: Session, key: Hashable, compute: Callable[[], T]) -> T:
         while len(_entries) > MAX_ENTRIES:
             _entries.popitem(last=False)
     return value
+
+
+def village_versions(db: Session, scope: Scope) -> dict[str, Any]:
+    """Each village's latest change in the scope (one index walk of case_change)."""
+    rows = db.execute(
+        sa_select(col(CaseChange.village_code), func.max(CaseChange.seq))
+        .where(scope.clause(CaseChange.village_code))
+        .group_by(col(CaseChange.village_code))
+    ).all()
+    return dict(rows)
+
+
+def peek(db: Session, key: Hashable) -> Any:
+    """What was stored under `key` for this database, whatever its version (None when nothing)."""
+    if not enabled:
+        return None
+    with _lock:
+        hit = _entries.get((str(db.get_bind().engine.url), key))
+    return None if hit is None else hit[1]
+
+
+def store(db: Session, key: Hashable, value: Any) -> None:
+    if not enabled:
+        return
+    full = (str(db.get_bind().engine.url), key)
+    with _lock:
+        _entries[full] = (None, value)
+        _entries.move_to_end(full)
+        while len(_entries) > MAX_ENTRIES:
+            _entries.popitem(last=False)
 
 
 def clear() -> None:

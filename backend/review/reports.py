@@ -28,8 +28,8 @@ from backend.cases.models import (
     RiskGrade,
 )
 from backend.cases.schedule_store import is_high_risk
+from backend.review import cache
 from backend.review import coverage as cov
-from backend.review.cache import cached
 from backend.review.indicators import (
     Baby,
     Coverage,
@@ -558,6 +558,67 @@ def _high_risk(
 # ---------------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class VillageFigures:
+    """Everything a report counts for one village in one period (never changed once built)."""
+
+    coverage: Coverage
+    deliveries: tuple[Delivery, ...]
+    high_risk: tuple[HighRiskCase, ...]
+    events: Events
+
+
+def _figures_of(db: Session, scope: Scope, period: Period, today: date) -> dict[str, VillageFigures]:
+    fixes = cov.load_corrections(db, scope)
+    moves = cov.load_moves(db, scope, fixes)
+    coverage = cov.coverage_by_village(db, scope, period, today, moves)
+    cohort = load_cohort(db, scope, period, today, fixes, moves)
+    deliveries: dict[str, list[Delivery]] = defaultdict(list)
+    for v, d in cohort.deliveries:
+        deliveries[v].append(d)
+    high_risk: dict[str, list[HighRiskCase]] = defaultdict(list)
+    for v, h in cohort.high_risk:
+        high_risk[v].append(h)
+    villages = {*coverage, *deliveries, *high_risk, *cohort.events}
+    return {
+        v: VillageFigures(
+            coverage.get(v, Coverage()),
+            tuple(deliveries.get(v, ())),
+            tuple(high_risk.get(v, ())),
+            cohort.events.get(v, Events()),
+        )
+        for v in villages
+        if scope.covers(v)
+    }
+
+
+def village_figures(db: Session, scope: Scope, period: Period, today: date) -> dict[str, VillageFigures]:
+    """A report's figures per village, kept between requests: after a write only the villages whose change
+    feed moved are computed again — with the villages linked to them by a transfer, since a woman's past
+    counts where she was — so a county view stays quick while cadres keep syncing."""
+    if not cache.enabled:
+        return _figures_of(db, scope, period, today)
+    key = ("figures", scope.prefixes, period, today)
+    versions = cache.village_versions(db, scope)
+    held = cache.peek(db, key)
+    if held is None:
+        figures = _figures_of(db, scope, period, today)
+    else:
+        old_versions, figures = held
+        dirty = {v for v in versions.keys() | old_versions.keys() if versions.get(v) != old_versions.get(v)}
+        if not dirty:
+            return figures  # type: ignore[no-any-return]
+        for transfers in cov.load_moves(db, scope, {}).by_pregnancy.values():
+            linked = {t.from_code for t in transfers} | {t.to_code for t in transfers}
+            if linked & dirty:
+                dirty |= linked
+        dirty = {v for v in dirty if scope.covers(v)}
+        fresh = _figures_of(db, Scope(tuple(sorted(dirty))), period, today)
+        figures = {v: f for v, f in figures.items() if v not in dirty} | fresh
+    cache.store(db, key, (versions, figures))
+    return figures
+
+
 def build_report(
     db: Session,
     scope: Scope,
@@ -572,14 +633,13 @@ def build_report(
 ) -> Report:
     """A report whose rows are `units` (code, name); each village's counts go to row `unit_of(village)`."""
 
-    def compute() -> tuple[dict[str, Coverage], Cohort]:
-        fixes = cov.load_corrections(db, scope)
-        moves = cov.load_moves(db, scope, fixes)
-        return cov.coverage_by_village(db, scope, period, today, moves), load_cohort(
-            db, scope, period, today, fixes, moves
-        )
-
-    coverage, cohort = cached(db, ("report", scope.prefixes, period, today), compute)
+    figures = village_figures(db, scope, period, today)
+    coverage = {v: f.coverage for v, f in figures.items()}
+    cohort = Cohort(
+        [(v, d) for v, f in figures.items() for d in f.deliveries],
+        [(v, h) for v, f in figures.items() for h in f.high_risk],
+        {v: f.events for v, f in figures.items()},
+    )
 
     names = dict(units)
     extra = sorted(
