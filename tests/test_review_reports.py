@@ -159,3 +159,31 @@ def test_a_transfer_mid_period_splits_coverage_and_a_later_visit_updates_the_old
         1,
     )
     assert (after[VILLAGE_B].due, after[VILLAGE_B].missed, after[VILLAGE_B].overdue) == (2, 1, 1)
+
+
+def test_a_woman_who_moved_to_another_township_still_counts_where_she_delivered_and_was_due(
+    db: Session, cast: Cast
+) -> None:
+    from tests.conftest import VILLAGE_C
+    from tests.review_factory import make_closure, make_outcome, make_pregnancy
+
+    # Graded red and delivered in A on 5 Oct, then transferred to C (township U) on 15 Oct.
+    p = make_pregnancy(
+        db,
+        cast,
+        cast.cadre_a,
+        village=VILLAGE_A,
+        name="迁娥",
+        lmp=date(2026, 1, 1),
+        registered_on=date(2026, 3, 1),
+        colour="red",
+    )
+    make_outcome(db, cast, cast.cadre_a, p, date(2026, 10, 5), babies=[("2", 3000, True)])
+    make_closure(db, cast, cast.cadre_a, p, "transferred", date(2026, 10, 15), to=VILLAGE_C)
+    t = township_report(db, TOWNSHIP_T, OCTOBER, TODAY)
+    a = {r.code: r for r in t.rows}[VILLAGE_A]
+    assert (a.events.live_births, a.events.transfers_out, t.total.events.transfers_in) == (1, 1, 0)
+    assert a.indicators.early_booking.denominator == 1  # she delivered in A
+    assert a.coverage.due >= 1  # her items due before 15 Oct (the baby's first visit) stay with A
+    u = township_report(db, "990101101000", OCTOBER, TODAY)
+    assert (u.total.events.live_births, u.total.events.transfers_in) == (0, 1)

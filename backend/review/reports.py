@@ -193,10 +193,11 @@ def _deliveries(
     """Outcomes dated in the period with their babies, standard checks and postnatal visits. Ids are read
     as stored (`_raw`): turning tens of thousands of them into UUID objects was most of a year's cost."""
     key = _raw_key(db)
+    in_scope = _in_scope(scope, moves)  # binds uuids: built before the moves are keyed by raw ids
     moves = cov.Moves({key(k): v for k, v in moves.by_pregnancy.items()})
     raw_fixes = {key(k): v for k, v in fixes.items()}
     where = [
-        _in_scope(scope, moves),
+        in_scope,
         _during(Outcome.outcome_on, period, _ids_of(fixes, "outcome"), Outcome.id),
     ]
     rows = db.execute(
@@ -429,6 +430,7 @@ def _high_risk(
 ) -> list[tuple[str, HighRiskCase]]:
     """Pregnancies whose latest grade was orange, red or purple while they were followed in the period."""
     key = _raw_key(db)
+    in_scope = _in_scope(scope, moves)  # binds uuids: built before the moves are keyed by raw ids
     moves = cov.Moves({key(k): v for k, v in moves.by_pregnancy.items()})
     raw_fixes = {key(k): v for k, v in fixes.items()}
     high = or_(col(RiskGrade.colour).in_(HIGH_COLOURS), col(RiskGrade.purple).is_(True))
@@ -436,7 +438,7 @@ def _high_risk(
         select(RiskGrade.pregnancy_id)
         .join(Pregnancy, col(Pregnancy.id) == RiskGrade.pregnancy_id)
         .where(
-            _in_scope(scope, moves),
+            in_scope,
             high,
             col(RiskGrade.assessed_on) <= period.end,
             col(Pregnancy.registered_on) <= period.end,
