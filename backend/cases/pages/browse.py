@@ -1,0 +1,98 @@
+"""Reading pages: Today (今日工作), the women list and search (孕产妇), and one woman's case (个案)."""
+
+import uuid
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import State
+from sqlmodel import Session
+
+from backend.accounts.services import Actor
+from backend.cases import forms, labels, queries
+from backend.cases.pages.shared import (
+    FIELD_ROLES,
+    SEARCH_MAX_LENGTH,
+    page,
+    village_names,
+)
+from backend.cases.services import NotFound
+from backend.schedule import Item, state_of
+from backend.web import app_state
+
+
+@get("/", sync_to_thread=False)
+def today_page(request: Request[Any, Any, State], db: Session, actor: Actor) -> Response[Any]:
+    """今日工作: overdue first with days overdue, then due today and this week, then upcoming."""
+    today = app_state(request).today()
+    work = queries.work_list(db, actor.scope, today)
+    return page(
+        request,
+        db,
+        actor,
+        "today.html",
+        {"work": work, "villages": village_names(db, actor), "names": labels.names(actor.locale)},
+        overdue_count=len(work.overdue),
+    )
+
+
+@get("/women", sync_to_thread=False)
+def women_page(request: Request[Any, Any, State], db: Session, actor: Actor) -> Response[Any]:
+    """孕产妇: everyone in scope, open pregnancies first."""
+    return _women(request, db, actor, "")
+
+
+@post("/women")
+async def women_search(request: Request[Any, Any, State], db: Session, actor: Actor) -> Response[Any]:
+    """Search by name, phone tail or ID tail. Posted, not in the URL: a name or phone never goes in a URL
+    (DOMAIN.md §7), where proxies, logs and browser history would keep it."""
+    form = await request.form()
+    return _women(request, db, actor, str(form.get("q", "")))
+
+
+def _women(request: Request[Any, Any, State], db: Session, actor: Actor, q: str) -> Response[Any]:
+    q = forms.clean_text(q)[:SEARCH_MAX_LENGTH]
+    rows = queries.search_women(db, actor.scope, q)
+    return page(
+        request, db, actor, "women.html", {"rows": rows, "q": q, "villages": village_names(db, actor)}
+    )
+
+
+@get("/women/{woman_id:uuid}", sync_to_thread=False)
+def case_page(
+    request: Request[Any, Any, State], db: Session, actor: Actor, woman_id: uuid.UUID
+) -> Response[Any]:
+    """个案: the current pregnancy, its schedule, the standard checks, babies and the history."""
+    view = queries.case_view(db, actor.scope, woman_id, with_timeline=True)
+    if view is None:
+        raise NotFound(str(woman_id))
+    today = app_state(request).today()
+    states = {item.id: state_of(_as_item(item), today).value for item in view.items}
+    return page(
+        request,
+        db,
+        actor,
+        "case.html",
+        {
+            "view": view,
+            "states": states,
+            "villages": village_names(db, actor),
+            "saved": request.query_params.get("saved"),
+            "can_write": actor.role in FIELD_ROLES,
+        },
+    )
+
+
+def _as_item(row: Any) -> Item:
+    return Item(
+        row.kind,
+        row.seq,
+        row.window_start,
+        row.due_on,
+        row.window_end,
+        row.infant_id,
+        row.done_on,
+        row.done_by,
+        row.cancelled_on,
+        row.missed_on,
+        row.rules_version,
+    )
