@@ -32,6 +32,8 @@ PRIVATE = {"Cache-Control": "no-store"}
 
 PLACEHOLDER = uuid.UUID(int=0)
 """The pregnancy id of the form shells; the phone replaces it with the id of the pregnancy it registered."""
+PLACEHOLDER_BABY = uuid.UUID(int=1)
+"""The baby of the postnatal and close shells; the phone puts the babies of an outcome it holds instead."""
 
 RECORD_FORMS = ("visit", "risk", "outcome", "postnatal", "close")
 """Every form of an open case is kept offline, the postnatal one too: an outcome recorded offline needs it."""
@@ -159,9 +161,12 @@ def form_shell(request: Request[Any, Any, State], db: Session, actor: Actor, nam
         closed_on=None,
     )
     woman = SimpleNamespace(id=PLACEHOLDER, name="", village_code="", id_masked=None, phone=None)
+    baby = SimpleNamespace(
+        id=PLACEHOLDER_BABY, seq=1, sex="0", alive_at_birth=True, birth_weight_g=None, high_risk=False
+    )
     records = SimpleNamespace(
         outcome=None,
-        infants=[],
+        infants=[baby] if name in ("postnatal", "close") else [],
         visits=[],
         risks=[],
         postnatal=[],

@@ -126,6 +126,10 @@ async function keptPage(url) {
   if (!user) return null;
   const cache = await caches.open(PAGES + user);
   const shell = shellFor(url.pathname);
+  // The baby of an outcome saved offline is only in the shell's postnatal and close forms.
+  const [, , pregnancy, form] = url.pathname.split('/');
+  if (shell && ['postnatal', 'close'].includes(form) && (await outbox.forUser(user))
+    .some((e) => e.kind === 'outcome' && e.data.pregnancy_id === pregnancy)) return cache.match(shell);
   return (await cache.match(url.pathname)) || (shell && (await cache.match(shell))) || null;
 }
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from backend.cases.models import Infant, Outcome, Pregnancy, PrenatalVisit, Woman
+from backend.cases.models import Infant, Outcome, PostnatalVisit, Pregnancy, PrenatalVisit, Woman
 from tests.browser import *  # noqa: F403
 from tests.browser import LiveServer, screenshot, sign_in
 from tests.browser_offline import (
@@ -15,6 +15,7 @@ from tests.browser_offline import (
     expect_pending,
     make_case,
     outbox,
+    save_offline,
     server_today,
     submit,
     wait_until_kept_offline,
@@ -54,6 +55,7 @@ def test_a_cadre_works_offline_and_each_record_reaches_the_server_once(
     expect(page.locator(".case-strip")).to_contain_text("刘春梅")
     submit(page)
     expect(page.locator("#case-pending li")).to_have_count(2)
+    screenshot(page, "offline-case-registered-on-phone")
 
     # A visit for a case the server knows: its overdue item leaves Today's overdue list.
     page.goto(f"/p/{overdue.pregnancy_id}/visit")
@@ -65,7 +67,10 @@ def test_a_cadre_works_offline_and_each_record_reaches_the_server_once(
     expect(done).to_contain_text("已完成（待同步）")
     page.goto("/")
     expect(page.locator(f'#overdue li[data-pregnancy="{overdue.pregnancy_id}"]')).to_be_hidden()
+    next_month = f'li.item[data-pregnancy="{overdue.pregnancy_id}"][data-item-kind="village"]:visible'
+    expect(page.locator(next_month)).to_have_count(1)  # the overdue visit is done, not next month's
     expect(page.locator("#pending-list")).to_contain_text("陈晓红")
+    screenshot(page, "offline-today-pending")
 
     # A birth.
     page.goto(f"/p/{due_to_deliver.pregnancy_id}/outcome")
@@ -96,3 +101,61 @@ def test_a_cadre_works_offline_and_each_record_reaches_the_server_once(
     expect(page.locator("h1").first).to_contain_text("刘春梅")
     expect(page.locator("#timeline")).to_contain_text("入户访视")
     expect(page.locator(".pending-tag")).to_have_count(0)
+
+
+def test_a_birth_recorded_offline_gets_its_first_postnatal_visit_offline(
+    page: Page, context: BrowserContext, live_server: LiveServer
+) -> None:
+    mother = make_case(live_server, "赵春燕", registered_days_ago=100, weeks_pregnant=39)
+    sign_in(page, CADRE_A)
+    wait_until_kept_offline(page)
+    context.set_offline(True)
+    page.goto(f"/p/{mother.pregnancy_id}/outcome")
+    page.locator("html[data-ready=true]").wait_for(state="attached")
+    page.select_option("#f-outcome_type", "live_birth")
+    page.select_option("#f-babies-0-sex", "1")
+    page.fill("#f-babies-0-weight_g", "3300")
+    save_offline(page)
+    page.locator("#case-pending a", has_text="产后访视").click()
+    baby = outbox(page)[0]["data"]["babies-0-id"]
+    expect(page.locator(f'#f-infant_id option[value="{baby}"]')).to_have_count(1)
+    page.select_option("#f-infant_id", baby)
+    expect(page.locator("#f-milestone")).to_have_value("1w")
+    page.fill("#f-infant_weight_g", "3350")
+    save_offline(page)
+    expect_pending(page, 2)
+
+    context.set_offline(False)
+    expect_pending(page, 0, timeout=30_000)
+    assert count(live_server, Infant, id=baby) == 1
+    assert count(live_server, PostnatalVisit, infant_id=baby) == 1
+
+
+def test_without_background_sync_as_on_ios_the_page_itself_drains_the_outbox(
+    page: Page, context: BrowserContext, live_server: LiveServer
+) -> None:
+    context.add_init_script("delete ServiceWorkerRegistration.prototype.sync; delete window.SyncManager;")
+    case = make_case(live_server, "陈晓红")
+    sign_in(page, CADRE_A)
+    wait_until_kept_offline(page)
+    assert page.evaluate("async () => (await navigator.serviceWorker.ready).sync === undefined")
+    context.set_offline(True)
+    page.goto(f"/p/{case.pregnancy_id}/visit")
+    save_offline(page)
+    entry = outbox(page)[0]
+    context.set_offline(False)
+    expect_pending(page, 0, timeout=30_000)
+    assert count(live_server, PrenatalVisit, id=entry["data"]["id"]) == 1
+
+
+def test_the_women_list_kept_on_the_phone_can_be_searched_offline(
+    page: Page, context: BrowserContext, live_server: LiveServer
+) -> None:
+    make_case(live_server, "陈晓红")
+    make_case(live_server, "赵春燕")
+    sign_in(page, CADRE_A)
+    wait_until_kept_offline(page)
+    context.set_offline(True)
+    page.goto("/women?q=晓红")
+    expect(page.locator("#women-list li.item", has_text="陈晓红")).to_be_visible()
+    expect(page.locator("#women-list li.item", has_text="赵春燕")).to_be_hidden()

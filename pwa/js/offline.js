@@ -6,6 +6,7 @@ import { FLASH, t, keptAt } from './labels.js';
 
 const { outbox, sync } = globalThis.suifang;
 const PLACEHOLDER = '00000000-0000-0000-0000-000000000000';
+const PLACEHOLDER_BABY = '00000000-0000-0000-0000-000000000001';
 const POST_TIMEOUT_MS = 15000;
 
 /** The forms' data-op → the operation kinds of sync/PROTOCOL.md §3. */
@@ -168,35 +169,30 @@ async function save(form, user) {
   location.assign(afterSave(entry, false));
 }
 
-/** A pregnancy registered on this phone: its babies from a pending outcome, for the postnatal and close
-    forms, which the server drew without them. */
-async function addPendingBabies(form, user, pregnancyId) {
-  if (input(form, 'infant_id') || !['postnatal', 'close'].includes(opKind(form))) return;
+/** The postnatal and close forms of a pregnancy whose outcome waits in the outbox are drawn around a
+    placeholder baby (the shell): put the babies of that outcome in its place, or take the baby's parts away. */
+async function fillPendingBabies(form, user, pregnancyId) {
+  const select = input(form, 'infant_id');
+  const placeholder = select?.querySelector(`option[value="${PLACEHOLDER_BABY}"]`);
+  if (!placeholder) return;
   const outcome = (await outbox.forUser(user)).reverse()
     .find((e) => e.kind === 'outcome' && e.data.pregnancy_id === pregnancyId);
-  if (!outcome) return;
-  const babies = Object.keys(outcome.data).filter((k) => /^babies-\d+-id$/.test(k))
-    .map((k) => Number(k.split('-')[1]))
-    .filter((i) => i < Number(outcome.data.n_babies || 1) && outcome.data[`babies-${i}-alive`] !== '0');
-  if (!babies.length) return;
-  const select = document.createElement('select');
-  select.id = 'f-infant_id';
-  select.name = 'infant_id';
-  select.append(new Option(t('不含婴儿 / 母亲', 'No baby / the mother'), ''));
+  const d = outcome ? outcome.data : {};
+  const babies = Object.keys(d).filter((k) => /^babies-\d+-id$/.test(k)).map((k) => Number(k.split('-')[1]))
+    .filter((i) => i < Number(d.n_babies || 1) && d[`babies-${i}-alive`] !== '0'
+      && ['live_birth', 'stillbirth'].includes(d.outcome_type));
   const sexes = { 1: t('男婴', 'boy'), 2: t('女婴', 'girl'), 0: t('性别不明', 'sex unknown') };
   for (const i of babies) {
-    const label = `${i + 1}. ${sexes[outcome.data[`babies-${i}-sex`]] || ''} ${outcome.data[`babies-${i}-weight_g`] || ''} g`;
-    select.append(new Option(label, outcome.data[`babies-${i}-id`]));
+    const option = new Option(`${sexes[d[`babies-${i}-sex`]] || ''}${babies.length > 1 ? ` ${i + 1}` : ''}`
+      + `${d[`babies-${i}-weight_g`] ? `（${d[`babies-${i}-weight_g`]} g）` : ''}`, d[`babies-${i}-id`]);
+    option.dataset.milestone = '1w';
+    select.insertBefore(option, placeholder);
   }
-  const label = document.createElement('label');
-  label.htmlFor = 'f-infant_id';
-  label.textContent = t('婴儿（结局待同步）', 'Baby (outcome not synced yet)');
-  const field = document.createElement('div');
-  field.className = 'field';
-  field.append(label, select);
-  const anchor = form.querySelector('fieldset') || form.querySelector('[name="to_village_code"]')?.closest('.field');
-  if (anchor && anchor.tagName === 'FIELDSET') anchor.append(field);
-  else form.insertBefore(field, anchor || form.querySelector('button[type="submit"]'));
+  placeholder.remove();
+  if (!babies.length) {
+    select.closest('.field')?.remove();
+    form.querySelector('[data-part="baby"]')?.remove();
+  }
 }
 
 /** A form shown from the phone's copy was drawn on another day for another submission: new UUIDs, today's
@@ -257,7 +253,7 @@ async function prepare(form, user) {
   }
   if (keptAt()) await prepareKeptForm(form);
   const pregnancyId = input(form, 'pregnancy_id')?.value;
-  if (pregnancyId) await addPendingBabies(form, user, pregnancyId);
+  if (pregnancyId) await fillPendingBabies(form, user, pregnancyId);
   const editing = /^#entry=([0-9a-f-]{36})$/.exec(location.hash);
   if (editing) await openEntry(form, user, editing[1]);
 }

@@ -37,10 +37,6 @@ export function itemsClosedBy(entry) {
 const covers = (spec, pregnancy, infant, kind) => spec.pregnancy === pregnancy
   && (spec.infant === null || spec.infant === infant) && (spec.kinds === null || spec.kinds.includes(kind));
 
-/** The entry that takes an item of Today's lists off them (each list shows one open item per chain). */
-function closes(entries, pregnancy, infant, kind) {
-  return entries.find((entry) => itemsClosedBy(entry).some((spec) => covers(spec, pregnancy, infant, kind)));
-}
 
 function tag(entry) {
   if (entry.synced) return el('span', { class: 'pending-tag synced-tag', text: t('已同步', 'Synced') });
@@ -68,13 +64,31 @@ async function entriesFor(user) {
   return [...waiting, ...synced];
 }
 
+/** The items each entry does (the first open one of its kind, in date order) or cancels (all of them). */
+function itemsTakenBy(entries, rows, where) {
+  const taken = new Map();
+  const used = new Set();
+  for (const entry of entries) {
+    for (const spec of itemsClosedBy(entry)) {
+      const matching = rows.filter((row) => !used.has(row) && covers(spec, ...where(row)));
+      for (const row of spec.cancels ? matching : matching.slice(0, 1)) {
+        used.add(row);
+        taken.set(row, { entry, cancels: Boolean(spec.cancels) });
+      }
+    }
+  }
+  return taken;
+}
+
 function overlayToday(entries) {
-  const items = document.querySelectorAll('li.item[data-pregnancy]');
+  const items = [...document.querySelectorAll('li.item[data-pregnancy]')];
+  const taken = itemsTakenBy(entries, items,
+    (li) => [li.dataset.pregnancy, li.dataset.infant || '', li.dataset.itemKind]);
   const done = new Map();
   for (const li of items) {
-    const entry = closes(entries, li.dataset.pregnancy, li.dataset.infant || '', li.dataset.itemKind);
-    li.hidden = Boolean(entry);
-    if (entry) done.set(entry.op_id, [...(done.get(entry.op_id) || []), li]);
+    const hit = taken.get(li);
+    li.hidden = Boolean(hit);
+    if (hit) done.set(hit.entry.op_id, [...(done.get(hit.entry.op_id) || []), li]);
   }
   for (const section of document.querySelectorAll('section.list-section')) {
     const count = section.querySelector('h2 .count');
@@ -119,19 +133,13 @@ function markSchedule(mine, pregnancy) {
     li.classList.remove('st-pending');
   }
   const open = rows.filter((li) => OPEN.some((c) => li.classList.contains(c)) && li.querySelector('.state'));
-  const mark = (li, entry, cancels) => {
+  const taken = itemsTakenBy(mine, open,
+    (li) => [pregnancy, li.closest('[data-infant]')?.dataset.infant || '', li.dataset.itemKind]);
+  for (const [li, { entry, cancels }] of taken) {
     li.classList.add('st-pending');
-    const synced = entry.synced;
     li.querySelector('.state').textContent = cancels
-      ? (synced ? t('已取消（已同步）', 'Cancelled (synced)') : t('将取消（待同步）', 'Cancelled once synced'))
-      : (synced ? t('已完成（已同步）', 'Done (synced)') : t('已完成（待同步）', 'Done (waiting to sync)'));
-  };
-  for (const entry of mine) {
-    for (const spec of itemsClosedBy(entry)) {
-      const matching = open.filter((li) => !li.classList.contains('st-pending') && covers(spec, pregnancy,
-        li.closest('[data-infant]')?.dataset.infant || '', li.dataset.itemKind));
-      for (const li of spec.cancels ? matching : matching.slice(0, 1)) mark(li, entry, spec.cancels);
-    }
+      ? (entry.synced ? t('已取消（已同步）', 'Cancelled (synced)') : t('将取消（待同步）', 'Cancelled once synced'))
+      : (entry.synced ? t('已完成（已同步）', 'Done (synced)') : t('已完成（待同步）', 'Done (waiting to sync)'));
   }
 }
 
@@ -221,14 +229,19 @@ function fillStrip(entries) {
   if (!strip) return;
   const [, , pregnancyId] = location.pathname.split('/');
   const registration = entries.filter((e) => e.kind === 'register' && e.data.id === pregnancyId).pop();
-  if (!registration) {
-    strip.replaceChildren(t('本机上没有这个个案的资料', 'This case is not on this phone'));
+  if (registration) {
+    const d = registration.data;
+    const edd = d.edd || (d.lmp ? addDays(d.lmp, 280) : '');
+    strip.replaceChildren(el('a', { href: `/women/${d.woman_id}`, text: d.name || '' }),
+      ` · ${t('预产期', 'EDD')} ${formatDate(edd)} `, tag(registration));
     return;
   }
-  const d = registration.data;
-  const edd = d.edd || (d.lmp ? addDays(d.lmp, 280) : '');
-  strip.replaceChildren(el('a', { href: `/women/${d.woman_id}`, text: d.name || '' }),
-    ` · ${t('预产期', 'EDD')} ${formatDate(edd)} `, tag(registration));
+  // A case the server knows, whose outcome waits on the phone: name it from that entry.
+  const known = entries.filter((e) => e.data.pregnancy_id === pregnancyId && e.subject && e.subject.woman_id).pop();
+  strip.replaceChildren(known
+    ? el('a', { href: `/women/${known.subject.woman_id}`, text: known.subject.name || '' })
+    : t('本机上没有这个个案的资料', 'This case is not on this phone'));
+  if (known) strip.append(' · ', entrySummary(known), ' ', tag(known));
 }
 
 export async function showPending(user) {
