@@ -10,7 +10,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.browser import *  # noqa: F403
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, PHONE, LiveServer, screenshot, sign_in
-from tests.browser_offline import CADRE_A, poll, wait_until_kept_offline
+from tests.browser_offline import CADRE_A, outbox, poll, wait_until_kept_offline
 
 pytestmark = pytest.mark.browser
 
@@ -52,6 +52,10 @@ def test_a_new_release_waits_for_the_tap_then_replaces_the_shell_cache(
     sign_in(page, CADRE_A)
     wait_until_kept_offline(page)
     old = page.locator('meta[name="build"]').get_attribute("content")
+    kept = page.evaluate(
+        """async () => (await suifang.outbox.add({op_id: crypto.randomUUID(), kind: 'risk', data: {},
+            user_id: document.querySelector('meta[name=user]').content, subject: {}})).op_id"""
+    )
     assert f"suifang-static-{old}" in page.evaluate(CACHES)
 
     monkeypatch.setattr("backend.app.build_id", lambda: "release00002")
@@ -69,3 +73,5 @@ def test_a_new_release_waits_for_the_tap_then_replaces_the_shell_cache(
     )
     assert f"suifang-static-{old}" not in names
     assert any(name.startswith("suifang-pages-") for name in names)  # the cadre's offline pages stay
+    page.locator("html[data-ready=true]").wait_for(state="attached")
+    assert kept in [e["op_id"] for e in outbox(page)]  # the outbox outlives the release
