@@ -290,3 +290,14 @@ def test_a_new_record_shows_on_the_next_view_of_a_report(
         registered_on=date(2026, 10, 15),
     )
     assert registered() == 2
+
+
+def test_the_overdue_badge_on_review_pages_matches_the_field_apps_count(
+    client: TestClient, october: Cast, db: Session
+) -> None:
+    from backend.cases.queries import overdue_count
+
+    sign_in(client, october.sup_t.phone)
+    page = client.get(f"/review?{OCT}").text
+    m = re.search(r'id="overdue-badge">(\d+)<', page)
+    assert m and int(m[1]) == overdue_count(db, october.actor(october.sup_t, db).scope, date.today())

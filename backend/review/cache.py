@@ -78,6 +78,33 @@ def store(db: Session, key: Hashable, value: Any) -> None:
             _entries.popitem(last=False)
 
 
+def per_village(
+    db: Session,
+    key: Hashable,
+    scope: Scope,
+    compute: Callable[[Scope], dict[str, T]],
+    linked: Callable[[set[str]], set[str]] = lambda villages: villages,
+) -> dict[str, T]:
+    """Figures per village kept between requests; after writes only the villages whose change feed moved
+    (widened by `linked`) are computed again, with a scope of just those villages."""
+    if not enabled:
+        return compute(scope)
+    versions = village_versions(db, scope)
+    held = peek(db, key)
+    if held is None:
+        figures = compute(scope)
+    else:
+        old_versions, figures = held
+        dirty = {v for v in versions.keys() | old_versions.keys() if versions.get(v) != old_versions.get(v)}
+        if not dirty:
+            return figures  # type: ignore[no-any-return]
+        dirty = {v for v in linked(dirty) if scope.covers(v)}
+        fresh = compute(Scope(tuple(sorted(dirty))))
+        figures = {v: f for v, f in figures.items() if v not in dirty} | fresh
+    store(db, key, (versions, figures))
+    return figures
+
+
 def clear() -> None:
     with _lock:
         _entries.clear()

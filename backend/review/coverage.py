@@ -186,6 +186,40 @@ def load_moves(db: Session, scope: Scope, fixes: dict[uuid.UUID, list[Correction
     return moves
 
 
+def linked_villages(db: Session, villages: set[str]) -> set[str]:
+    """The villages plus every village a woman moved between to or from one of them: her past counts where
+    she was, so a change to her case can change their figures too."""
+    if not villages:
+        return villages
+    codes = sorted(villages)
+    moved = select(Closure.pregnancy_id).where(
+        col(Closure.kind) == "transferred",
+        or_(col(Closure.from_village_code).in_(codes), col(Closure.to_village_code).in_(codes)),
+    )
+    rows = db.execute(
+        sa_select(col(Closure.from_village_code), col(Closure.to_village_code)).where(
+            col(Closure.kind) == "transferred", col(Closure.pregnancy_id).in_(moved)
+        )
+    ).all()
+    return villages | {c for row in rows for c in row if c}
+
+
+def overdue_by_village(db: Session, scope: Scope, today: date) -> dict[str, int]:
+    """backend.cases.queries.overdue_count split by village (the header badge of the review pages, kept per
+    village so a write recounts one village, not the county)."""
+    stmt = (
+        sa_select(col(DueItem.village_code), func.count())
+        .where(
+            _village_in(db, scope),
+            col(DueItem.is_open).is_(True),
+            or_(col(DueItem.missed_on).is_(None), col(DueItem.missed_on) > today),
+            col(DueItem.window_end) < today,
+        )
+        .group_by(col(DueItem.village_code))
+    )
+    return dict(db.execute(stmt).all())
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Coverage
 

@@ -11,12 +11,11 @@ from litestar.datastructures import State
 from sqlmodel import Session
 
 from backend.accounts.services import Actor, audit
-from backend.cases import queries
 from backend.cases.services import NotFound
 from backend.lib.i18n import Text
 from backend.review import charts, exports
 from backend.review import coverage as cov
-from backend.review.cache import cached
+from backend.review.cache import per_village
 from backend.review.dashboard import build_dashboard, sort_rows, sync_query
 from backend.review.indicators import INDICATORS
 from backend.review.periods import Period, choices, parse_period
@@ -42,10 +41,13 @@ def _page(
     today = app_state(request).today()
     tz = ZoneInfo(app_state(request).settings.timezone)
     base = {
-        "overdue_count": cached(
-            db,
-            ("overdue", actor.scope.prefixes, today),
-            lambda: queries.overdue_count(db, actor.scope, today),
+        "overdue_count": sum(
+            per_village(
+                db,
+                ("overdue", actor.scope.prefixes, today),
+                actor.scope,
+                lambda part: cov.overdue_by_village(db, part, today),
+            ).values()
         ),
         "target": _target(request),
         "local_time": lambda at: _local_time(at, tz, actor.locale),

@@ -141,7 +141,8 @@ def _in_scope(scope: Scope, moves: cov.Moves) -> ColumnElement[bool]:
     """Pregnancies in the scope now, or transferred out of it (their past counts here). The village code is
     read through `|| ''` so the planner drives these queries from the period's dates or the risk grades
     rather than from every pregnancy of the scope (on SQLite it otherwise walks the village index)."""
-    clause = scope.clause(col(Pregnancy.village_code) + "")
+    village_level = all(len(p) == 12 for p in scope.prefixes)  # a few villages: their index is the way in
+    clause = scope.clause(Pregnancy.village_code if village_level else col(Pregnancy.village_code) + "")
     outside = moves.outside(scope)
     return or_(clause, col(Pregnancy.id).in_(outside)) if outside else clause
 
@@ -598,27 +599,13 @@ def village_figures(db: Session, scope: Scope, period: Period, today: date) -> d
     """A report's figures per village, kept between requests: after a write only the villages whose change
     feed moved are computed again — with the villages linked to them by a transfer, since a woman's past
     counts where she was — so a county view stays quick while cadres keep syncing."""
-    if not cache.enabled:
-        return _figures_of(db, scope, period, today)
-    key = ("figures", scope.prefixes, period, today)
-    versions = cache.village_versions(db, scope)
-    held = cache.peek(db, key)
-    if held is None:
-        figures = _figures_of(db, scope, period, today)
-    else:
-        old_versions, figures = held
-        dirty = {v for v in versions.keys() | old_versions.keys() if versions.get(v) != old_versions.get(v)}
-        if not dirty:
-            return figures  # type: ignore[no-any-return]
-        for transfers in cov.load_moves(db, scope, {}).by_pregnancy.values():
-            linked = {t.from_code for t in transfers} | {t.to_code for t in transfers}
-            if linked & dirty:
-                dirty |= linked
-        dirty = {v for v in dirty if scope.covers(v)}
-        fresh = _figures_of(db, Scope(tuple(sorted(dirty))), period, today)
-        figures = {v: f for v, f in figures.items() if v not in dirty} | fresh
-    cache.store(db, key, (versions, figures))
-    return figures
+    return cache.per_village(
+        db,
+        ("figures", scope.prefixes, period, today),
+        scope,
+        lambda part: _figures_of(db, part, period, today),
+        lambda villages: cov.linked_villages(db, villages),
+    )
 
 
 def build_report(
