@@ -1,9 +1,10 @@
 """The outbox and people, in Debian's chromium: an entry the server sends back stays with its message until it
 is corrected; a session that ended while offline keeps the outbox and asks to sign in again; a phone shared by
 two cadres never shows or uploads one's entries under the other; signing out with entries left warns first;
-the pending entries can be exported as a file."""
+the pending entries can be exported as a file; an entry sent back can be discarded."""
 
 import json
+import time
 import uuid
 from datetime import timedelta
 
@@ -198,3 +199,34 @@ def test_the_pending_entries_can_be_exported_as_a_file(
     assert [e["op_id"] for e in exported["entries"]] == [entry["op_id"]]
     assert exported["entries"][0]["data"]["pregnancy_id"] == str(case.pregnancy_id)
     assert "csrf" not in json.dumps(exported)
+
+
+def test_a_sent_back_entry_can_be_discarded_and_the_server_is_told(
+    page: Page, context: BrowserContext, live_server: LiveServer
+) -> None:
+    case = make_case(live_server, "陈晓红", registered_days_ago=40)
+    today = server_today(live_server)
+    sign_in(page, CADRE_A)
+    wait_until_kept_offline(page)
+    visit_offline(page, context, case.pregnancy_id, on=(today - timedelta(days=45)).isoformat())
+    refused = outbox(page)[0]
+    context.set_offline(False)
+    expect(page.locator("#sync-state")).to_have_attribute("data-rejected", "1", timeout=30_000)
+
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto("/pending")
+    page.locator(f'#pending-entries li[data-op="{refused["op_id"]}"] button', has_text="放弃").click()
+    expect(page.locator("#pending-entries")).to_contain_text("没有待同步的记录")
+    expect(page.locator("#sync-state")).to_have_attribute("data-rejected", "0")
+    page.locator("#sync-now").click()
+    deadline = time.monotonic() + 20
+    status = ""
+    while status != "discarded" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        with server_db(live_server) as db:
+            op = db.get(SyncOperation, uuid.UUID(refused["op_id"]))
+            status = op.status if op else ""
+    assert status == "discarded"  # the supervisor no longer counts it as sent back
+    expect(page.locator("#sync-state")).not_to_contain_text("待同步")
+    assert outbox(page) == []
+    assert count(live_server, PrenatalVisit) == 0

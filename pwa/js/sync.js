@@ -120,6 +120,8 @@
             winner: result.winner || null, at: new Date().toISOString(),
           });
         }
+      } else if (status === 'rejected' && entry.internal) {
+        await outbox.remove(entry.op_id); // a `discard` the server had no use for: nothing left to do
       } else if (status === 'rejected') {
         await outbox.put({
           ...entry, status: 'rejected', sent_at: null, reason: result.reason || 'invalid',
