@@ -11,8 +11,8 @@ from playwright.sync_api import Dialog, Page, expect
 
 from backend.lib.clock import local_today
 from tests.browser import *  # noqa: F403  (live_server, browser, context, page)
-from tests.browser import screenshot, sign_in
-from tests.case_factories import woman_id_number
+from tests.browser import LiveServer, screenshot, sign_in
+from tests.case_factories import infants_of, make_outcome, make_registration, make_visit, woman_id_number
 
 pytestmark = pytest.mark.browser
 CADRE_A = "13800000001"
@@ -293,3 +293,60 @@ def test_the_cadre_switches_to_english_and_every_page_follows(page: Page, today:
         page.goto(path)
         check_fits_a_phone(page, what)
         expect(page.locator("html")).to_have_attribute("lang", "en")
+
+
+def test_every_page_of_a_case_fits_a_phone_in_both_languages(
+    page: Page, live_server: LiveServer, today: date
+) -> None:
+    from sqlmodel import Session, select
+
+    from backend.accounts.models import User
+    from backend.accounts.services import Actor, area_codes_of
+    from backend.cases.models import PrenatalVisit
+    from backend.cases.services import WriteContext
+    from backend.db import make_engine
+    from backend.lib.fieldcrypt import FieldCipher
+    from tests.conftest import TEST_SECRET, VILLAGE_A
+
+    engine = make_engine(live_server.settings)
+    with Session(engine) as db:
+        cadre = db.exec(select(User).where(User.phone == CADRE_A)).one()
+        actor = Actor(cadre.id, cadre.name, cadre.role, area_codes_of(db, cadre.id))
+        ctx = WriteContext(actor, today, FieldCipher(TEST_SECRET))
+        p = make_registration(
+            db,
+            ctx,
+            VILLAGE_A,
+            registered_on=today - 240 * DAY,
+            lmp=today - 296 * DAY,
+            name="欧阳秀英",
+            id_number=woman_id_number(),
+            colour="red",
+        )
+        visit = make_visit(db, ctx, p, visited_on=iso(today - 200 * DAY), danger_signs="头痛、视物模糊")
+        make_outcome(db, ctx, p, today - 9 * DAY, [("1", "2600"), ("2", "2400")])
+        db.commit()
+        baby = infants_of(db, p)[0]
+        assert db.get(PrenatalVisit, visit.record_id) is not None
+        paths = [
+            "/",
+            "/women",
+            f"/women/{p.woman_id}",
+            "/register",
+            f"/register?woman={p.woman_id}",
+            *(f"/p/{p.id}/{form}" for form in ("visit", "risk", "outcome", "postnatal", "close")),
+            f"/p/{p.id}/postnatal?infant={baby.id}",
+            f"/p/{p.id}/close?kind=died&infant={baby.id}",
+            f"/correct/prenatal_visit/{visit.record_id}",
+            f"/correct/prenatal_visit/{visit.record_id}?kind=void",
+            f"/edit/woman/{p.woman_id}",
+            f"/edit/pregnancy/{p.id}",
+            "/settings",
+        ]
+    engine.dispose()
+    sign_in(page, CADRE_A)
+    for language in ("zh", "en"):
+        page.goto(f"/lang/{language}")
+        for path in paths:
+            page.goto(path)
+            check_fits_a_phone(page, f"{path} ({language})")
