@@ -30,6 +30,9 @@ def test_a_cadre_works_offline_and_each_record_reaches_the_server_once(
     overdue = make_case(live_server, "陈晓红", registered_days_ago=40)
     due_to_deliver = make_case(live_server, "赵春燕", registered_days_ago=100, weeks_pregnant=39)
     today = server_today(live_server)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     sign_in(page, CADRE_A)
     wait_until_kept_offline(page)
     assert page.locator(f'#overdue li[data-pregnancy="{overdue.pregnancy_id}"]').count() == 1
@@ -101,6 +104,7 @@ def test_a_cadre_works_offline_and_each_record_reaches_the_server_once(
     expect(page.locator("h1").first).to_contain_text("刘春梅")
     expect(page.locator("#timeline")).to_contain_text("入户访视")
     expect(page.locator(".pending-tag")).to_have_count(0)
+    assert errors == []  # no script error and nothing the Content-Security-Policy refused
 
 
 def test_a_birth_recorded_offline_gets_its_first_postnatal_visit_offline(
