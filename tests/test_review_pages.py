@@ -301,3 +301,31 @@ def test_the_overdue_badge_on_review_pages_matches_the_field_apps_count(
     page = client.get(f"/review?{OCT}").text
     m = re.search(r'id="overdue-badge">(\d+)<', page)
     assert m and int(m[1]) == overdue_count(db, october.actor(october.sup_t, db).scope, date.today())
+
+
+def test_the_dashboard_counts_a_new_pregnancy_on_the_next_view(
+    client: TestClient, october: Cast, db: Session
+) -> None:
+    from tests.review_factory import make_pregnancy
+
+    sign_in(client, october.sup_t.phone)
+
+    def pregnant_in_b() -> int:
+        row = re.search(
+            rf'<tr data-code="{VILLAGE_B}"[^>]*>(.*?)</tr>', client.get(f"/review?{OCT}").text, re.S
+        )
+        assert row
+        return int(re.findall(r"<td>(\d+)</td>", row.group(1))[0])
+
+    before = pregnant_in_b()
+    db.rollback()
+    make_pregnancy(
+        db,
+        october,
+        october.cadre_b,
+        village=VILLAGE_B,
+        name="新孕",
+        lmp=date(2026, 8, 1),
+        registered_on=date(2026, 10, 15),
+    )
+    assert pregnant_in_b() == before + 1

@@ -13,10 +13,20 @@ from typing import Any
 from sqlmodel import Session
 
 from backend.review import coverage as cov
-from backend.review.cache import cached
+from backend.review.cache import per_village
 from backend.review.indicators import Coverage, total_coverage
 from backend.review.periods import Period, last_months, month_of
 from backend.scope import Scope
+
+
+@dataclass(frozen=True)
+class VillageBoard:
+    """A village's figures on the dashboard for one period (kept between requests, never changed)."""
+
+    coverage: Coverage
+    trend: tuple[Coverage, ...]
+    pregnancies: int
+    infants: int
 
 
 @dataclass
@@ -88,30 +98,43 @@ def build_dashboard(db: Session, township: str, area_name: str, period: Period, 
     trend_months = last_months(month_of(as_of(period, today)), 12)
     day = as_of(period, today)
 
-    def compute() -> tuple[dict[str, Coverage], list[tuple[Period, Coverage]], Counter[str], Counter[str]]:
-        fixes = cov.load_corrections(db, scope)
-        moves = cov.load_moves(db, scope, fixes)
+    def compute(part: Scope) -> dict[str, VillageBoard]:
+        fixes = cov.load_corrections(db, part)
+        moves = cov.load_moves(db, part, fixes)
         # One pass over the due items of the trend's months; a month inside it needs no second query.
-        counts = cov.coverage_counts(db, scope, trend_months, today, moves)
+        counts = cov.coverage_counts(db, part, trend_months, today, moves)
         if period in trend_months:
             index = trend_months.index(period)
             per_period = {code: c for (code, i), c in counts.items() if i == index}
         else:
-            per_period = cov.coverage_by_village(db, scope, period, today, moves)
-        trend = [
-            (m, total_coverage(c for (_, i), c in counts.items() if i == index))
-            for index, m in enumerate(trend_months)
-        ]
-        return (
-            per_period,
-            trend,
-            cov.active_pregnancies(db, scope, day),
-            cov.infants_in_follow_up(db, scope, day),
-        )
+            per_period = cov.coverage_by_village(db, part, period, today, moves)
+        pregnancies = cov.active_pregnancies(db, part, day)
+        infants = cov.infants_in_follow_up(db, part, day)
+        villages = {code for code, _ in counts} | set(per_period) | set(pregnancies) | set(infants)
+        return {
+            v: VillageBoard(
+                per_period.get(v, Coverage()),
+                tuple(counts.get((v, i), Coverage()) for i in range(len(trend_months))),
+                pregnancies[v],
+                infants[v],
+            )
+            for v in villages
+            if part.covers(v)
+        }
 
-    per_period, trend, pregnancies, infants = cached(
-        db, ("dashboard", scope.prefixes, period, today), compute
+    boards = per_village(
+        db,
+        ("dashboard", scope.prefixes, period, today),
+        scope,
+        compute,
+        lambda villages: cov.linked_villages(db, villages),
     )
+    per_period = {v: b.coverage for v, b in boards.items()}
+    pregnancies = Counter({v: b.pregnancies for v, b in boards.items()})
+    infants = Counter({v: b.infants for v, b in boards.items()})
+    trend = [
+        (m, total_coverage(b.trend[index] for b in boards.values())) for index, m in enumerate(trend_months)
+    ]
     cadres = cov.cadres_in(db, scope)
     by_village = cov.responsible(cadres)
     villages = [
