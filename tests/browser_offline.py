@@ -47,6 +47,14 @@ class Case:
     name: str
 
 
+def _context(db: Session, server: LiveServer, phone: str) -> WriteContext:
+    from backend.accounts.services import Actor
+
+    user = db.exec(select(User).where(User.phone == phone)).one()
+    actor = Actor(user_id=user.id, name=user.name, role=user.role, area_codes=area_codes_of(db, user.id))
+    return WriteContext(actor=actor, today=server_today(server), cipher=FieldCipher(TEST_SECRET))
+
+
 def make_case(
     server: LiveServer,
     name: str,
@@ -60,11 +68,7 @@ def make_case(
     overdue."""
     today = server_today(server)
     with server_db(server) as db:
-        user = db.exec(select(User).where(User.phone == phone)).one()
-        from backend.accounts.services import Actor
-
-        actor = Actor(user_id=user.id, name=user.name, role=user.role, area_codes=area_codes_of(db, user.id))
-        ctx = WriteContext(actor=actor, today=today, cipher=FieldCipher(TEST_SECRET))
+        ctx = _context(db, server, phone)
         lmp = today - timedelta(weeks=weeks_pregnant)
         data = forms.read_registration(
             {
@@ -80,6 +84,23 @@ def make_case(
         services.register_pregnancy(db, ctx, data)
         db.commit()
         return Case(data.woman_id, data.pregnancy_id, name)
+
+
+def make_visit(server: LiveServer, case: Case, phone: str = CADRE_A) -> uuid.UUID:
+    """A home visit today, recorded on the server."""
+    with server_db(server) as db:
+        ctx = _context(db, server, phone)
+        data = forms.read_prenatal_visit(
+            {
+                "pregnancy_id": str(case.pregnancy_id),
+                "visited_on": ctx.today.isoformat(),
+                "kind": "home",
+                "weight_kg": "58.5",
+            }
+        )
+        services.record_prenatal_visit(db, ctx, data)
+        db.commit()
+        return data.id
 
 
 def count(server: LiveServer, model: Any, **where: Any) -> int:

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from backend.cases.models import Infant, Outcome, PostnatalVisit, Pregnancy, PrenatalVisit, Woman
+from backend.cases.models import Correction, Infant, Outcome, PostnatalVisit, Pregnancy, PrenatalVisit, Woman
 from tests.browser import *  # noqa: F403
 from tests.browser import LiveServer, screenshot, sign_in
 from tests.browser_offline import (
@@ -14,6 +14,7 @@ from tests.browser_offline import (
     count,
     expect_pending,
     make_case,
+    make_visit,
     outbox,
     save_offline,
     server_today,
@@ -163,3 +164,26 @@ def test_the_women_list_kept_on_the_phone_can_be_searched_offline(
     page.goto("/women?q=晓红")
     expect(page.locator("#women-list li.item", has_text="陈晓红")).to_be_visible()
     expect(page.locator("#women-list li.item", has_text="赵春燕")).to_be_hidden()
+
+
+def test_a_correction_made_offline_on_a_page_seen_before_reaches_the_server(
+    page: Page, context: BrowserContext, live_server: LiveServer
+) -> None:
+    case = make_case(live_server, "陈晓红")
+    visit = make_visit(live_server, case)
+    sign_in(page, CADRE_A)
+    wait_until_kept_offline(page)
+    page.goto(f"/correct/prenatal_visit/{visit}")  # seen online, so kept on the phone
+    context.set_offline(True)
+    page.goto(f"/correct/prenatal_visit/{visit}")
+    page.locator("html[data-ready=true]").wait_for(state="attached")
+    page.fill("#f-new-weight_kg", "60")
+    page.fill("#f-reason", "称重有误")
+    save_offline(page)
+    entry = outbox(page)[0]
+    assert entry["kind"] == "correct"
+    assert entry["data"]["target_type"] == "prenatal_visit"
+    assert entry["data"]["target_id"] == str(visit)
+    context.set_offline(False)
+    expect_pending(page, 0, timeout=30_000)
+    assert count(live_server, Correction, id=entry["data"]["id"]) == 1

@@ -16,7 +16,7 @@ const KINDS = {
 };
 /** Operation kind → the `saved=` the server's own redirect uses. */
 const SAVED = { register: 'register', visit: 'visit', risk: 'risk', outcome: 'outcome', postnatal: 'postnatal',
-  close: 'close', correct: 'correction' };
+  close: 'close', correct: 'correction', edit_registration: 'edit' };
 
 const opKind = (form) => KINDS[form.dataset.op] || form.dataset.op;
 
@@ -31,8 +31,9 @@ export async function phoneToday() {
 function formData(form) {
   const data = {};
   for (const [key, value] of new FormData(form)) if (key !== 'csrf' && typeof value === 'string') data[key] = value;
-  const correction = new URL(form.action).pathname.match(/^\/correct\/([a-z_]+)\/([0-9a-f-]{36})$/);
-  if (correction) [, data.target_type, data.target_id] = correction;
+  // A correction or a registration edit names its target in the URL (/correct|edit/<type>/<id>).
+  const target = new URL(form.action).pathname.match(/^\/(?:correct|edit)\/([a-z_]+)\/([0-9a-f-]{36})$/);
+  if (target) [, data.target_type, data.target_id] = target;
   return data;
 }
 
