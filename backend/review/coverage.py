@@ -224,7 +224,7 @@ def overdue_by_village(db: Session, scope: Scope, today: date) -> dict[str, int]
 # Coverage
 
 
-def _category(today: date) -> ColumnElement[str]:
+def category_of_items(today: date) -> ColumnElement[str]:
     """coverage_category in SQL (the same order of tests)."""
     done = and_(col(DueItem.done_on).is_not(None), col(DueItem.done_on) <= today)
     return case(
@@ -262,7 +262,7 @@ def coverage_counts(
     due-item index; items of transferred women are counted item by item for the village of their due date."""
     starts = [p.start for p in periods]
     end = periods[-1].end
-    category, bucket = _category(today), _bucket(starts)
+    category, bucket = category_of_items(today), _bucket(starts)
     stmt = (
         select(DueItem.village_code, bucket, category, func.count())
         .where(_village_in(db, scope), col(DueItem.due_on) >= starts[0], col(DueItem.due_on) <= end)

@@ -333,7 +333,7 @@ class LineListRow:
 def line_list(db: Session, township: str, period: Period, today: date) -> list[LineListRow]:
     """Every pregnancy with an item due in the period or registered in it, in the township now."""
     scope = Scope((township[:9],))
-    category = cov._category(today)
+    category = cov.category_of_items(today)
     counts: dict[uuid.UUID, list[int]] = defaultdict(lambda: [0, 0, 0])
     rows = db.execute(
         sa_select(col(DueItem.pregnancy_id), category, func.count())
