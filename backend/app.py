@@ -141,6 +141,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         build=build_id(),
     )
     return Litestar(
+        openapi_config=None,  # no public API schema: the JSON API is documented in sync/PROTOCOL.md
         route_handlers=[
             healthz,
             *account_pages.ROUTES,
