@@ -171,14 +171,21 @@ class Moves:
 
 
 def load_moves(db: Session, scope: Scope, fixes: dict[uuid.UUID, list[Correction]]) -> Moves:
-    rows = db.exec(
-        select(Closure).where(
+    rows = db.execute(
+        sa_select(
+            col(Closure.id),
+            col(Closure.pregnancy_id),
+            col(Closure.closed_on),
+            col(Closure.from_village_code),
+            col(Closure.to_village_code),
+            col(Closure.recorded_at),
+        ).where(
             col(Closure.kind) == "transferred",
             or_(scope.clause(Closure.from_village_code), scope.clause(Closure.to_village_code)),
         )
     ).all()
     moves = Moves()
-    for c in sorted(apply_corrections(rows, fixes), key=lambda c: (c.closed_on, c.recorded_at)):
+    for c in sorted(fixed(rows, fixes), key=lambda c: (c.closed_on, c.recorded_at)):
         if c.from_village_code and c.to_village_code:
             moves.by_pregnancy.setdefault(c.pregnancy_id, []).append(
                 Transfer(c.pregnancy_id, c.closed_on, c.from_village_code, c.to_village_code)

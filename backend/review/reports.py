@@ -388,8 +388,16 @@ def _closures(
     """Transfers in and out, moves out of the system (迁出), losses (失访) and deaths, by the village the
     woman belonged to when they happened. A maternal death is counted once per pregnancy, whether recorded
     as an outcome, a closure or both."""
-    rows = db.exec(
-        select(Closure).where(
+    rows = db.execute(
+        sa_select(
+            col(Closure.id),
+            col(Closure.pregnancy_id),
+            col(Closure.infant_id),
+            col(Closure.kind),
+            col(Closure.closed_on),
+            col(Closure.from_village_code),
+            col(Closure.to_village_code),
+        ).where(
             or_(scope.clause(Closure.from_village_code), scope.clause(Closure.to_village_code)),
             _during(Closure.closed_on, period, _ids_of(fixes, "closure"), Closure.id),
         )
@@ -397,7 +405,7 @@ def _closures(
     dead_mothers: dict[uuid.UUID, str] = {
         pid: v for v, d, pid in deliveries if d.outcome_type == "maternal_death"
     }
-    for c in cov.apply_corrections(rows, fixes):
+    for c in cov.fixed(rows, fixes):
         if not period.contains(c.closed_on):
             continue
         source = c.from_village_code or ""
