@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, MediaType, Request, Response, get
+from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
@@ -142,6 +143,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     )
     return Litestar(
         openapi_config=None,  # no public API schema: the JSON API is documented in sync/PROTOCOL.md
+        # pages, CSS and JS travel gzip-compressed (level 6: nearly level 9's size at a fraction of the CPU)
+        compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),
         route_handlers=[
             healthz,
             *account_pages.ROUTES,

@@ -3,7 +3,6 @@ scope, the web app manifest, the offline page, the pending list (待同步), the
 its outbox (the case page and the forms of a pregnancy registered offline), and the list of pages a phone
 keeps for offline reading, each with a version so a phone refetches only what changed."""
 
-import gzip
 import json
 import uuid
 from datetime import date, timedelta
@@ -68,14 +67,10 @@ def _service_worker(build: str) -> bytes:
     return f"const CONFIG = {json.dumps(config)};\n".encode() + (PWA / "sw.js").read_bytes()
 
 
-def _maybe_gzip(
+def _response(
     request: Request[Any, Any, State], body: bytes, media_type: str, headers: dict[str, str]
 ) -> Response[bytes]:
-    """The app has no compression middleware; the larger files a phone fetches often are compressed here."""
-    headers = {**headers, "Vary": "Accept-Encoding"}
-    if "gzip" in request.headers.get("accept-encoding", "") and len(body) > 1024:
-        body = gzip.compress(body, 6, mtime=0)
-        headers["Content-Encoding"] = "gzip"
+    """A response the app's compression gzips when the phone accepts it (see create_app)."""
     return Response(content=body, media_type=media_type, headers=headers)
 
 
@@ -90,7 +85,7 @@ def service_worker(request: Request[Any, Any, State]) -> Response[bytes]:
     """The service worker, at root scope; `no-cache` so every update check reaches the server."""
     build = app_state(request).build
     etag = f'"{build}"'
-    return _not_modified(request, etag) or _maybe_gzip(
+    return _not_modified(request, etag) or _response(
         request,
         _service_worker(build),
         "text/javascript; charset=utf-8",
@@ -226,7 +221,7 @@ def offline_page_list(request: Request[Any, Any, State], db: Session, actor: Act
     """The pages the service worker keeps for this user (and their versions), in the user's scope only."""
     state = app_state(request)
     body = {"user_id": str(actor.user_id), "pages": offline_pages(db, actor, state.build, state.today())}
-    return _maybe_gzip(request, json.dumps(body, separators=(",", ":")).encode(), "application/json", PRIVATE)
+    return _response(request, json.dumps(body, separators=(",", ":")).encode(), "application/json", PRIVATE)
 
 
 ROUTES = [

@@ -1,7 +1,6 @@
 """The sync endpoints of PROTOCOL.md: `GET /sync/session`, `POST /sync/push`, `GET /sync/pull`. Handlers parse
 and answer; applying lives in sync.apply, reading in sync.pull."""
 
-import gzip
 import json
 import zlib
 from functools import partial
@@ -20,20 +19,15 @@ from sync import pull as pulling
 from sync.apply import MAX_OPS, PROTOCOL_VERSION, BatchContext, apply_batch, batch_today, parse_sent_at
 
 MAX_BODY = 5_000_000
-GZIP_MIN = 1024
 JSON = "application/json"
 
 
 def json_response(
     request: Request[Any, Any, State], body: dict[str, Any], status: int = 200
 ) -> Response[bytes]:
-    """Compact JSON, gzip-compressed when the client accepts it and it is worth it."""
+    """Compact JSON; the app's compression gzips it when the client accepts it and it is worth it."""
     raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-    headers = {"Cache-Control": "no-store", "Vary": "Accept-Encoding"}
-    if len(raw) >= GZIP_MIN and "gzip" in request.headers.get("accept-encoding", ""):
-        raw = gzip.compress(raw, compresslevel=6)
-        headers["Content-Encoding"] = "gzip"
-    return Response(content=raw, status_code=status, media_type=JSON, headers=headers)
+    return Response(content=raw, status_code=status, media_type=JSON, headers={"Cache-Control": "no-store"})
 
 
 def _iso_now() -> str:
