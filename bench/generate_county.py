@@ -14,7 +14,6 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -29,6 +28,7 @@ from backend.accounts.models import User, UserArea
 from backend.accounts.services import hash_password
 from backend.areas.models import Area
 from backend.cases.models import (
+    CaseChange,
     Closure,
     DueItem,
     Infant,
@@ -40,6 +40,7 @@ from backend.cases.models import (
     Woman,
 )
 from backend.db import make_engine
+from backend.demo import GIVEN, SURNAMES
 from backend.schedule import (
     CURRENT_VERSION,
     InfantFact,
@@ -55,27 +56,6 @@ from backend.settings import Settings
 
 COUNTY = "990101"
 PASSWORD = "bench-password"
-SURNAMES = (
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
-)
-GIVEN = [
-    "秀英",
-    "桂英",
-    "秀兰",
-    "玉兰",
-    "桂兰",
-    "丽",
-    "静",
-    "敏",
-    "燕",
-    "艳",
-    "娟",
-    "霞",
-    "芳",
-    "娜",
-    "丹",
-    "玲",
-]
 LOSSES = (
     ("spontaneous_abortion", 50),
     ("induced_abortion", 30),
@@ -97,6 +77,8 @@ def village_code(t: int, v: int) -> str:
 @dataclass
 class Rows:
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    changes: list[tuple[date, uuid.UUID, str]] = field(default_factory=list)
+    """(day, pregnancy, village) of every write: the change feed, written in date order at the end."""
 
     def add(self, model: Any, **values: Any) -> dict[str, Any]:
         self.tables.setdefault(model.__tablename__, []).append(values)
@@ -167,6 +149,13 @@ def generate(
     for _ in range(pregnancies):
         t, code = rnd.choice(codes)
         _pregnancy(rows, rnd, rules, today, first_day, code, [c for tt, c in codes if tt == t], cadre_of)
+    for on, pid, village in sorted(rows.changes, key=lambda c: c[0]):
+        rows.add(
+            CaseChange,
+            pregnancy_id=pid,
+            village_code=village,
+            at=datetime(on.year, on.month, on.day, 4, tzinfo=UTC),
+        )
     return _insert(engine, rows)
 
 
@@ -442,6 +431,12 @@ def _pregnancy(
         close_reason=closed_kind,
         **_stamp(author, registered),
     )
+    writes = [registered, *(v.on for v in visits), *(p.on for p in postnatal)]
+    writes += [outcome.on] if outcome else []
+    writes += [closed_on] if closed_on else []
+    rows.changes += [(on, pid, current) for on in writes]
+    if transfer is not None:
+        rows.changes += [(transfer[0], pid, code), (transfer[0], pid, current)]
     facts = PregnancyFacts(
         registered_on=registered,
         edd=edd,
@@ -487,6 +482,7 @@ ORDER = (
     PostnatalVisit,
     Closure,
     DueItem,
+    CaseChange,
 )
 
 
@@ -499,22 +495,12 @@ def _insert(engine: Engine, rows: Rows) -> dict[str, int]:
             keys = [c.name for c in table.columns]
             for start in range(0, len(batch), 5000):
                 chunk = [
-                    {k: r.get(k) for k in keys if k in r or k != "id"} for r in batch[start : start + 5000]
+                    {k: r.get(k) for k in keys if k in r or not table.c[k].primary_key}
+                    for r in batch[start : start + 5000]
                 ]
                 conn.execute(table.insert(), chunk)
             counts[model.__tablename__] = len(batch)
     return dict(counts)
-
-
-def _chunks(items: Iterable[Any], n: int) -> Iterable[list[Any]]:
-    buf: list[Any] = []
-    for x in items:
-        buf.append(x)
-        if len(buf) == n:
-            yield buf
-            buf = []
-    if buf:
-        yield buf
 
 
 def main() -> None:
