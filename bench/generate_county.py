@@ -2,15 +2,17 @@
 (about 15,000) with their visits (about 200,000), outcomes, babies, transfers and losses, and the due items
 the schedule engine plans for them — written straight into the migrated schema with bulk inserts.
 
-    .venv/bin/python bench/generate_county.py --data-dir /tmp/county    # SQLite
+    .venv/bin/python bench/generate_county.py [--data-dir DIR]    # SQLite, default $TMPDIR/suifang-county
     DATABASE_URL=postgresql://… .venv/bin/python bench/generate_county.py
 
 Names are synthetic; no ID numbers. Every supervisor and cadre has the password `bench-password`.
 """
 
 import argparse
+import os
 import random
 import sys
+import tempfile
 import time
 import uuid
 from collections import Counter
@@ -506,13 +508,13 @@ def _insert(engine: Engine, rows: Rows) -> dict[str, int]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
-        "--data-dir", default="data-bench-county", help="SQLite data directory (ignored with DATABASE_URL)"
+        "--data-dir",
+        default=str(Path(tempfile.gettempdir()) / "suifang-county"),
+        help="SQLite data directory (ignored with DATABASE_URL)",
     )
     ap.add_argument("--pregnancies", type=int, default=15000)
     ap.add_argument("--seed", type=int, default=2026)
     args = ap.parse_args()
-    import os
-
     settings = Settings(
         data_dir=Path(args.data_dir),
         database_url=os.environ.get("DATABASE_URL", ""),
