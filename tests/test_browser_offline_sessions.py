@@ -3,6 +3,7 @@ is corrected; a session that ended while offline keeps the outbox and asks to si
 two cadres never shows or uploads one's entries under the other; signing out with entries left warns first;
 the pending entries can be exported as a file; an entry sent back can be discarded."""
 
+import contextlib
 import json
 import time
 import uuid
@@ -10,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 from playwright.sync_api import BrowserContext, Dialog, Page, Route, expect
+from playwright.sync_api import Error as PlaywrightError
 from sqlmodel import select
 
 from backend.accounts.services import revoke_sessions
@@ -124,17 +126,17 @@ def test_a_shared_phone_never_shows_or_uploads_one_cadres_entries_under_another(
     visit_offline(page, context, hers.pregnancy_id)
     entry = outbox(page)[0]
 
+    # whose session an upload travels under: the CSRF token is bound to the server session that sent it
+    a_token = page.locator('meta[name="csrf-token"]').get_attribute("content") or ""
     uploads: list[tuple[str, list[str]]] = []
 
     def refuse_while_a_is_signed_in(route: Route) -> None:
         body = json.loads(route.request.post_data or "{}")
         uploads.append(
-            (
-                page.locator('meta[name="user"]').get_attribute("content") or "",
-                [o["op_id"] for o in body.get("ops", [])],
-            )
+            (route.request.headers.get("x-csrf-token", ""), [o["op_id"] for o in body.get("ops", [])])
         )
-        route.fulfill(status=503, content_type="application/problem+json", body='{"title":"down"}')
+        with contextlib.suppress(PlaywrightError):  # the page may have navigated away meanwhile
+            route.fulfill(status=503, content_type="application/problem+json", body='{"title":"down"}')
 
     context.route("**/sync/push", refuse_while_a_is_signed_in)
     context.set_offline(False)
@@ -149,11 +151,12 @@ def test_a_shared_phone_never_shows_or_uploads_one_cadres_entries_under_another(
 
     page.on("dialog", accept)
     page.goto("/settings")
+    page.wait_for_selector("#logout-form[data-guarded]", state="attached")
     page.locator("#logout-form button[type=submit]").click()
     page.wait_for_url("**/login**")
     assert warnings and "1 条记录没有同步" in warnings[0]
     assert page.evaluate(PAGE_CACHES) == []
-    context.unroute("**/sync/push")
+    context.unroute_all(behavior="ignoreErrors")
 
     sign_in(page, CADRE_B)
     wait_until_kept_offline(page)
@@ -178,7 +181,7 @@ def test_a_shared_phone_never_shows_or_uploads_one_cadres_entries_under_another(
     with server_db(live_server) as db:
         visit = db.get(PrenatalVisit, uuid.UUID(entry["data"]["id"]))
         assert visit is not None and str(visit.author_id) == cadre_a
-    assert all(user == cadre_a for user, ops in uploads if entry["op_id"] in ops)
+    assert uploads and all(token == a_token for token, ops in uploads if entry["op_id"] in ops)
 
 
 def test_the_pending_entries_can_be_exported_as_a_file(

@@ -69,4 +69,5 @@ export function guardSignOut(user, run) {
     form.dataset.confirmed = '1';
     form.requestSubmit();
   });
+  form.dataset.guarded = '1';
 }
