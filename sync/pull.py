@@ -12,9 +12,9 @@ from sqlmodel import Session, col, select
 
 from backend.accounts.services import Actor
 from backend.cases.models import CaseChange, DueItem, Pregnancy, Woman
-from backend.cases.schedule_store import CaseRecords
+from backend.cases.schedule_store import CaseRecords, item_of
 from backend.lib.masking import mask_phone
-from backend.schedule import Item, state_of
+from backend.schedule import state_of
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
@@ -132,23 +132,7 @@ def snapshot(
         ],
         postnatal=[compact(v, POSTNATAL_FIELDS) for v in records.postnatal],
         closures=[compact(c, CLOSURE_FIELDS) for c in records.closures],
-        items=[compact(i, ITEM_FIELDS, state=state_of(_as_item(i), today).value) for i in items],
-    )
-
-
-def _as_item(row: DueItem) -> Item:
-    return Item(
-        row.kind,
-        row.seq,
-        row.window_start,
-        row.due_on,
-        row.window_end,
-        row.infant_id,
-        row.done_on,
-        row.done_by,
-        row.cancelled_on,
-        row.missed_on,
-        row.rules_version,
+        items=[compact(i, ITEM_FIELDS, state=state_of(item_of(i), today).value) for i in items],
     )
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from backend.cases.rules import OUTCOME_TYPES, SEX_CODES
 from backend.lib.i18n import FieldError, Text, ValidationFailed
 from backend.lib.parsing import parse_date, parse_decimal, parse_int
 
@@ -22,19 +23,9 @@ BAD_ID = Text("编号无效", "Invalid identifier")
 EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2199, 12, 31)
 VISIT_KINDS = ("home", "township", "check", "phone", "urged")
 COLOURS = ("green", "yellow", "orange", "red")
-OUTCOME_TYPES = (
-    "live_birth",
-    "stillbirth",
-    "spontaneous_abortion",
-    "induced_abortion",
-    "termination",
-    "ectopic",
-    "molar",
-    "maternal_death",
-)
 MILESTONES = ("1w", "2w", "1m", "3m", "6m", "12m", "42d", "loss", "extra")
 CLOSURE_KINDS = ("transferred", "moved_out", "lost", "died")
-SEXES = ("1", "2", "0", "9")
+FEEDINGS = ("breast", "mixed", "formula")
 EDD_SOURCES = ("lmp", "ultrasound", "other")
 
 
@@ -281,7 +272,7 @@ def read_outcome(raw: Mapping[str, Any]) -> OutcomeInput:
             babies.append(
                 BabyInput(
                     id=new_or(r, p + "id"),
-                    sex=r.choice(p + "sex", SEXES),
+                    sex=r.choice(p + "sex", SEX_CODES),
                     weight_g=r.int(p + "weight_g", required=True),
                     alive=r.choice(
                         p + "alive", ("1", "0"), default="1" if outcome_type == "live_birth" else "0"
@@ -354,7 +345,7 @@ def read_postnatal(raw: Mapping[str, Any]) -> PostnatalInput:
         infant_weight_g=r.int("infant_weight_g"),
         infant_temperature_c=r.float("infant_temperature_c"),
         jaundice=r.text("jaundice", max_length=20),
-        feeding=r.choice("feeding", ("", "breast", "mixed", "formula"), required=False),
+        feeding=r.choice("feeding", ("", *FEEDINGS), required=False),
         umbilicus=r.text("umbilicus", max_length=20),
         notes=r.text("notes", max_length=500),
     )

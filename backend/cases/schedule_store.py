@@ -26,6 +26,7 @@ from backend.cases.models import (
 from backend.lib.parsing import parse_date
 from backend.schedule import (
     InfantFact,
+    Item,
     OutcomeFact,
     PostnatalVisitFact,
     PregnancyFacts,
@@ -305,6 +306,23 @@ def _refresh_now(db: Session, pregnancy: Pregnancy) -> CaseRecords:
         pregnancy.high_risk = high
         db.add(pregnancy)
     return records
+
+
+def item_of(row: DueItem) -> Item:
+    """A stored due item as the schedule's Item again, for `state_of` (overdue, due, upcoming, …)."""
+    return Item(
+        row.kind,
+        row.seq,
+        row.window_start,
+        row.due_on,
+        row.window_end,
+        row.infant_id,
+        row.done_on,
+        row.done_by,
+        row.cancelled_on,
+        row.missed_on,
+        row.rules_version,
+    )
 
 
 def as_json_dict(obj: Any) -> dict[str, Any]:

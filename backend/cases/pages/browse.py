@@ -15,8 +15,9 @@ from backend.cases.pages.shared import (
     page,
     village_names,
 )
+from backend.cases.schedule_store import item_of
 from backend.cases.services import NotFound
-from backend.schedule import Item, state_of
+from backend.schedule import state_of
 from backend.web import app_state
 
 
@@ -66,7 +67,7 @@ def case_page(
     if view is None:
         raise NotFound(str(woman_id))
     today = app_state(request).today()
-    states = {item.id: state_of(_as_item(item), today).value for item in view.items}
+    states = {item.id: state_of(item_of(item), today).value for item in view.items}
     return page(
         request,
         db,
@@ -79,20 +80,4 @@ def case_page(
             "saved": request.query_params.get("saved"),
             "can_write": actor.role in FIELD_ROLES,
         },
-    )
-
-
-def _as_item(row: Any) -> Item:
-    return Item(
-        row.kind,
-        row.seq,
-        row.window_start,
-        row.due_on,
-        row.window_end,
-        row.infant_id,
-        row.done_on,
-        row.done_by,
-        row.cancelled_on,
-        row.missed_on,
-        row.rules_version,
     )

@@ -19,12 +19,13 @@ from backend.cases.pages.shared import (
     NUMBER_FIELDS,
     as_typed,
     page,
+    refused_form,
     write_context,
 )
 from backend.cases.schedule_store import CaseRecords
 from backend.cases.services import NotFound
 from backend.lib.i18n import FieldError, Text, ValidationFailed
-from backend.web import form_errors, redirect, require_role
+from backend.web import redirect, require_role
 
 CORRECTION_TARGETS: dict[str, type] = {
     "prenatal_visit": PrenatalVisit,
@@ -138,15 +139,7 @@ async def correction_submit(
     try:
         services.correct_record(db, write_context(request, actor), forms.read_correction(raw))
     except ValidationFailed as exc:
-        db.rollback()  # a refused form writes nothing, not even what a service did before it refused
-        return page(
-            request,
-            db,
-            actor,
-            "form_correct.html",
-            {**ctx, "form": as_typed(raw), "errors": form_errors(exc, actor.locale)},
-            status_code=422,
-        )
+        return refused_form(request, db, actor, "form_correct.html", {**ctx, "form": as_typed(raw)}, exc)
     return redirect(f"/women/{ctx['woman'].id}?saved=correction")
 
 
@@ -215,13 +208,5 @@ async def edit_submit(
             db, write_context(request, actor), target_type, target_id, changes, edit_id, reason
         )
     except ValidationFailed as exc:
-        db.rollback()  # a refused form writes nothing, not even what a service did before it refused
-        return page(
-            request,
-            db,
-            actor,
-            "form_edit.html",
-            {**ctx, "form": as_typed(raw), "errors": form_errors(exc, actor.locale)},
-            status_code=422,
-        )
+        return refused_form(request, db, actor, "form_edit.html", {**ctx, "form": as_typed(raw)}, exc)
     return redirect(f"/women/{ctx['woman'].id}?saved=edit")

@@ -20,6 +20,7 @@ from backend.cases.pages.shared import (
     _all_villages,
     as_typed,
     page,
+    refused_form,
     villages_in_scope,
     write_context,
 )
@@ -27,7 +28,7 @@ from backend.cases.schedule_store import CaseRecords
 from backend.cases.services import NotFound, WriteContext, Written
 from backend.lib.i18n import Text, ValidationFailed
 from backend.lib.idcard import normalise_id
-from backend.web import app_state, form_errors, redirect, require_role
+from backend.web import app_state, redirect, require_role
 
 DUPLICATE_WARNING = Text(
     "发现可能重复的孕产妇，请核对后勾选“仍然登记”，或为她登记本次妊娠",
@@ -103,15 +104,7 @@ async def register(request: Request[Any, Any, State], db: Session, actor: Actor)
                 )
         written = services.register_pregnancy(db, write_context(request, actor), data)
     except ValidationFailed as exc:
-        db.rollback()  # a refused form writes nothing, not even what a service did before it refused
-        return page(
-            request,
-            db,
-            actor,
-            "form_register.html",
-            {**context, "errors": form_errors(exc, actor.locale)},
-            status_code=422,
-        )
+        return refused_form(request, db, actor, "form_register.html", context, exc)
     pregnancy = db.get(Pregnancy, written.pregnancy_id)
     assert pregnancy is not None
     return redirect(f"/women/{pregnancy.woman_id}?saved=register")
@@ -227,13 +220,5 @@ async def record_submit(
     try:
         spec.write(db, write_context(request, actor), spec.read(raw))
     except ValidationFailed as exc:
-        db.rollback()  # a refused form writes nothing, not even what a service did before it refused
-        return page(
-            request,
-            db,
-            actor,
-            spec.template,
-            {**ctx, "form": as_typed(raw), "errors": form_errors(exc, actor.locale)},
-            status_code=422,
-        )
+        return refused_form(request, db, actor, spec.template, {**ctx, "form": as_typed(raw)}, exc)
     return redirect(f"/women/{ctx['woman'].id}?saved={name}")

@@ -13,9 +13,10 @@ from backend.accounts.services import Actor
 from backend.areas.models import Area
 from backend.cases import queries
 from backend.cases.services import WriteContext
+from backend.lib.i18n import ValidationFailed
 from backend.lib.parsing import parse_date
 from backend.scope import Scope
-from backend.web import app_state, render
+from backend.web import app_state, form_errors, render
 
 FIELD_ROLES = ("village", "township")
 SEARCH_MAX_LENGTH = 40
@@ -76,6 +77,26 @@ def page(
         overdue_count = queries.overdue_count(db, actor.scope, app_state(request).today())
     ctx = {"overdue_count": overdue_count, **(context or {})}
     return render(request, template, ctx, actor=actor, status_code=status_code)
+
+
+def refused_form(
+    request: Request[Any, Any, State],
+    db: Session,
+    actor: Actor,
+    template: str,
+    context: Mapping[str, Any],
+    exc: ValidationFailed,
+) -> Response[Any]:
+    """The form again (422) with its context, the values as typed and a message per field."""
+    db.rollback()  # a refused form writes nothing, not even what a service did before it refused
+    return page(
+        request,
+        db,
+        actor,
+        template,
+        {**context, "errors": form_errors(exc, actor.locale)},
+        status_code=422,
+    )
 
 
 def villages_in_scope(db: Session, actor: Actor) -> list[Area]:
