@@ -298,7 +298,7 @@ def test_an_op_failing_after_its_record_was_written_leaves_no_trace_in_the_case(
     pid = reg["data"]["id"]
     doomed = visit_op(pid, server_today() - timedelta(days=3))
     later = risk_op(pid, server_today() - timedelta(days=2), colour="orange")
-    real = services.audit
+    real = services.common.audit  # looked up where _done stores and audits a record
 
     def fails_after_the_visit_was_flushed(
         db: Session, user_id: Any, action: str, *args: Any, **kwargs: Any
@@ -307,7 +307,7 @@ def test_an_op_failing_after_its_record_was_written_leaves_no_trace_in_the_case(
             raise RuntimeError("audit log unavailable")
         real(db, user_id, action, *args, **kwargs)
 
-    monkeypatch.setattr(services, "audit", fails_after_the_visit_was_flushed)
+    monkeypatch.setattr(services.common, "audit", fails_after_the_visit_was_flushed)
     with app_client(settings) as client:
         phone = Phone(client, "13800000001")
         body = phone.push([reg, doomed, later])
