@@ -201,7 +201,8 @@ def _chain(
             due = anchor + interval(anchor)
         else:
             # never missed before its own window has ended, even where two windows share a day (high risk)
-            items.append(_item(kind, seq, start, due, end, None, None, max(next_start, end + DAY), stop, rules))
+            missed_on = max(next_start, end + DAY)
+            items.append(_item(kind, seq, start, due, end, None, None, missed_on, stop, rules))
             due = next_due
         seq += 1
     return items
