@@ -165,11 +165,11 @@ def notifications(page: Page, until: Callable[[list[dict[str, Any]]], bool] = bo
     """What the phone shows, once `until` holds (by default: something is shown); the worker shows it
     asynchronously after the delivery."""
     shown: list[dict[str, Any]] = []
-    for _ in range(100):
+    for _ in range(200):  # up to 20 s: restarting a stopped worker is slow on a loaded machine
         shown = page.evaluate(NOTIFICATIONS)
         if until(shown):
             return shown
-        page.wait_for_timeout(50)
+        page.wait_for_timeout(100)
     return shown
 
 
