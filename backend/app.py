@@ -1,5 +1,6 @@
 """create_app(settings): the one place that wires routes, dependencies, error handling and headers."""
 
+import gc
 import hashlib
 import logging
 from pathlib import Path
@@ -129,6 +130,13 @@ def _error_page(
     return problem(status, title, detail)
 
 
+def freeze_gc(app: Litestar) -> None:
+    """After start-up, hand every long-lived object to the GC's permanent generation (see Settings)."""
+    if app.state.suifang.settings.freeze_gc_at_startup:
+        gc.collect()
+        gc.freeze()
+
+
 def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> Litestar:
     settings = settings or Settings.from_env()
     engine = make_engine(settings)
@@ -165,7 +173,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         exception_handlers={Exception: _on_error},
         before_send=[security_headers],
         state=State({"suifang": state}),
-        on_startup=[alerts_job.start],
+        on_startup=[alerts_job.start, freeze_gc],
         on_shutdown=[alerts_job.stop, lambda: engine.dispose()],
         debug=False,
         logging_config=None,

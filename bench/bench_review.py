@@ -178,7 +178,13 @@ def main() -> None:
     if "sqlite" in engines:
         with tempfile.TemporaryDirectory(prefix="suifang-bench-") as folder:
             run(
-                Settings(data_dir=Path(folder), secret_key=SECRET, environment="test", run_alert_job=False),
+                Settings(
+                    data_dir=Path(folder),
+                    secret_key=SECRET,
+                    environment="test",
+                    run_alert_job=False,
+                    freeze_gc_at_startup=True,  # as `suifang run` deploys it (SUIFANG_FREEZE_GC defaults on)
+                ),
                 "SQLite",
                 args,
             )
@@ -207,6 +213,7 @@ def main() -> None:
                         secret_key=SECRET,
                         environment="test",
                         run_alert_job=False,
+                        freeze_gc_at_startup=True,
                     ),
                     "PostgreSQL",
                     args,
