@@ -253,19 +253,7 @@ def report_xlsx(
     request: Request[Any, Any, State], db: Session, actor: Actor, area: str | None = None
 ) -> Response[bytes]:
     """The report as a workbook, a sheet per section (aggregate: no person in it)."""
-    report = _report(request, db, actor, area)
-    audit(
-        db,
-        actor.user_id,
-        "export_report",
-        "area",
-        report.area_code,
-        device=actor.device,
-        detail=f"xlsx {report.period.key}",
-    )
-    return _download(
-        exports.report_xlsx(report, actor.locale), exports.filename(report, "xlsx"), exports.XLSX
-    )
+    return _export(request, db, actor, area, "xlsx")
 
 
 @get("/review/report.csv", sync_to_thread=False)
@@ -273,6 +261,13 @@ def report_csv(
     request: Request[Any, Any, State], db: Session, actor: Actor, area: str | None = None
 ) -> Response[bytes]:
     """The report as CSV (one row per section, place and measure; aggregate)."""
+    return _export(request, db, actor, area, "csv")
+
+
+def _export(
+    request: Request[Any, Any, State], db: Session, actor: Actor, area: str | None, fmt: str
+) -> Response[bytes]:
+    """An aggregate export of the report, written to the audit log with who, when and which."""
     report = _report(request, db, actor, area)
     audit(
         db,
@@ -281,8 +276,12 @@ def report_csv(
         "area",
         report.area_code,
         device=actor.device,
-        detail=f"csv {report.period.key}",
+        detail=f"{fmt} {report.period.key}",
     )
+    if fmt == "xlsx":
+        return _download(
+            exports.report_xlsx(report, actor.locale), exports.filename(report, "xlsx"), exports.XLSX
+        )
     return _download(exports.report_csv(report, actor.locale), exports.filename(report, "csv"), exports.CSV)
 
 
