@@ -158,14 +158,14 @@ async function doRefresh() {
   const { user_id: user, pages } = await listed.json();
   await noteUser(user);
   const versions = (await outbox.getMeta(`pages:${user}`)) || {};
-  const todo = Object.entries(pages).filter(([path, version]) => versions[path] !== version);
+  const changed = Object.entries(pages).filter(([path, version]) => versions[path] !== version);
   let failed = 0;
   const worker = async () => {
-    for (let next = todo.shift(); next; next = todo.shift()) {
+    for (let next = changed.shift(); next; next = changed.shift()) {
       const [path, version] = next;
       try {
         const response = await fetch(path, { cache: 'no-store', credentials: 'same-origin' });
-        if (response.redirected) { todo.length = 0; return; } // signed out meanwhile
+        if (response.redirected) { changed.length = 0; return; } // signed out meanwhile
         if (response.ok && isHtml(response) && (await keep(path, response, version))) versions[path] = version;
       } catch {
         failed += 1;
