@@ -153,6 +153,23 @@ def worker_session(context: BrowserContext, page: Page) -> tuple[CDPSession, str
     return cdp, registrations[want]
 
 
+def stop_workers(cdp: CDPSession, page: Page) -> None:
+    """Stop the service worker and wait until Chromium reports it stopped: a push sent while it is still
+    stopping can be lost with it, which is not what these tests are about."""
+    stopped: list[str] = []
+    cdp.on(
+        "ServiceWorker.workerVersionUpdated",
+        lambda event: stopped.extend(
+            v["runningStatus"] for v in event["versions"] if v["runningStatus"] == "stopped"
+        ),
+    )
+    cdp.send("ServiceWorker.stopAllWorkers")
+    deadline = time.monotonic() + 10
+    while not stopped and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    page.wait_for_timeout(200)
+
+
 def deliver(cdp: CDPSession, page: Page, registration_id: str, data: str) -> None:
     origin = "/".join(page.url.split("/", 3)[:3])
     cdp.send(
@@ -296,7 +313,7 @@ def test_the_morning_digest_wakes_a_stopped_worker_and_a_tap_opens_the_overdue_l
         "tag": "overdue-digest",
         "badge_count": 1,
     }
-    cdp.send("ServiceWorker.stopAllWorkers")
+    stop_workers(cdp, page)
     deliver(cdp, page, registration_id, message.plaintext.decode())
 
     [shown] = notifications(page)
@@ -355,7 +372,7 @@ def test_an_unreadable_push_still_shows_a_notification(
     page.goto("/settings")
     service_worker_ready(page)
     cdp, registration_id = worker_session(context, page)
-    cdp.send("ServiceWorker.stopAllWorkers")
+    stop_workers(cdp, page)
 
     deliver(cdp, page, registration_id, data)
 
