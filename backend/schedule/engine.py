@@ -17,7 +17,6 @@ from backend.schedule.rules import Rules
 DAY = timedelta(days=1)
 LOSS_TYPES = frozenset({"spontaneous_abortion", "induced_abortion", "termination", "ectopic", "molar"})
 DELIVERY_TYPES = frozenset({"live_birth", "stillbirth"})
-CASE_CLOSING = frozenset({"moved_out", "lost", "died"})
 
 
 class State(StrEnum):

@@ -19,6 +19,7 @@ from backend.cases.forms import (
     MILESTONES,
     VISIT_KINDS,
     CorrectionInput,
+    Reader,
     clean_text,
 )
 from backend.cases.models import (
@@ -189,8 +190,6 @@ def _typed_changes(
 ) -> dict[str, object]:
     """Parse the new values with the same parsers as the forms, keeping only real changes (every value with
     `keep_unchanged`: a registration edit records what it sets, whatever the field held when it arrived)."""
-    from backend.cases.forms import Reader
-
     reader = Reader(raw)
     model = type(target)
     out: dict[str, object] = {}

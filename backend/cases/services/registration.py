@@ -21,7 +21,7 @@ from backend.cases.services.common import (
     _raise_if,
     _village,
 )
-from backend.lib.idcard import normalise_id
+from backend.lib.idcard import birth_date_of, normalise_id
 from backend.lib.masking import mask_id
 from backend.lib.parsing import normalise_phone
 from backend.schedule import CURRENT_VERSION
@@ -61,8 +61,6 @@ def register_pregnancy(db: Session, ctx: WriteContext, data: RegistrationInput) 
     else:
         birth = data.birth_date
         if birth is None and id_number:
-            from backend.lib.idcard import birth_date_of
-
             birth = birth_date_of(id_number)
         woman = Woman(
             id=data.woman_id,
