@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from backend.accounts.models import User
 from backend.accounts.services import Actor
-from backend.lib.clock import utcnow
+from backend.lib.clock import utc_offset_minutes, utcnow
 from backend.web import AppState, app_state, problem, require_role
 from sync import pull as pulling
 from sync.apply import MAX_OPS, PROTOCOL_VERSION, BatchContext, apply_batch, batch_today, parse_sent_at
@@ -36,7 +36,7 @@ def _iso_now() -> str:
 
 @get("/sync/session", sync_to_thread=False)
 def session_info(request: Request[Any, Any, State], actor: Actor) -> Response[bytes]:
-    """Whose session this is, its CSRF token (read at send time), and the server's date."""
+    """Whose session this is, its CSRF token (read at send time), and the server's date, clock and zone."""
     return json_response(
         request,
         {
@@ -47,6 +47,7 @@ def session_info(request: Request[Any, Any, State], actor: Actor) -> Response[by
             "csrf_token": actor.csrf_token,
             "today": app_state(request).today().isoformat(),
             "server_time": _iso_now(),
+            "utc_offset_min": utc_offset_minutes(app_state(request).settings.timezone),
             "max_ops": MAX_OPS,
         },
     )

@@ -7,15 +7,17 @@ import json
 import threading
 import uuid
 from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, Route, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from backend.cases.models import Pregnancy, PrenatalVisit
 from sync.models import SyncOperation
 from tests.browser import *  # noqa: F403
-from tests.browser import LiveServer, sign_in
+from tests.browser import PHONE, LiveServer, sign_in
 from tests.browser_offline import (
     CADRE_A,
     Case,
@@ -188,6 +190,7 @@ def test_a_device_clock_ten_days_off_loses_and_doubles_nothing_and_dates_today_b
     assert abs(shift - days * 86_400_000) < 60_000  # the phone's clock is off
     context.set_offline(True)
     page.goto(f"/p/{case.pregnancy_id}/visit")
+    page.locator("html[data-ready=true]").wait_for(state="attached")  # the form is prepared
     today = server_today(live_server).isoformat()
     expect(page.locator("#f-visited_on")).to_have_value(today)  # the server's day, not the phone's
     save_offline(page)
@@ -200,6 +203,41 @@ def test_a_device_clock_ten_days_off_loses_and_doubles_nothing_and_dates_today_b
         assert visit is not None
         assert visit.visited_on.isoformat() == today
     assert count(live_server, PrenatalVisit) == 1
+
+
+def a_zone_on_another_day() -> str:
+    """A phone time zone whose date differs from the service's (Asia/Shanghai, UTC+8) right now: UTC-12 until
+    19:00 in China (it is then 20 hours behind, still on the day before), UTC+14 from then on (6 hours ahead,
+    already on the next day from 18:00)."""
+    hour = datetime.now(ZoneInfo("Asia/Shanghai")).hour
+    return "Etc/GMT+12" if hour < 19 else "Pacific/Kiritimati"
+
+
+def test_a_phone_set_to_another_time_zone_proposes_the_services_date_offline(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    today = server_today(live_server)
+    zone = a_zone_on_another_day()
+    context = browser.new_context(
+        viewport=PHONE, base_url=live_server.url, locale="zh-CN", service_workers="allow", timezone_id=zone
+    )
+    try:
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        case = make_case(live_server, "陈晓红")
+        sign_in(page, CADRE_A)
+        wait_until_kept_offline(page)
+        phone_day = page.evaluate(
+            "(() => { const d = new Date(); return [d.getFullYear(), d.getMonth() + 1, d.getDate()]; })()"
+        )
+        assert date(*phone_day) != today  # the phone's own zone is on another day
+        context.set_offline(True)
+        page.goto(f"/p/{case.pregnancy_id}/visit")
+        page.locator("html[data-ready=true]").wait_for(state="attached")  # the form is prepared
+        expect(page.locator("#f-visited_on")).to_have_value(today.isoformat())
+        expect(page.locator("#f-visited_on")).to_have_attribute("max", today.isoformat())
+    finally:
+        context.close()
 
 
 def test_two_tabs_and_the_worker_never_send_the_same_entry_twice(

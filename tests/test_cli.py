@@ -1,7 +1,6 @@
 """The `suifang` command: areas import (all or nothing, a message per bad line), users, the demo county,
 and /healthz."""
 
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from backend.areas.models import Area
 from backend.cases.models import Closure, DueItem, Infant, Outcome, Pregnancy, PrenatalVisit
 from backend.cli import build_parser, main
 from backend.db import make_engine
+from backend.lib.clock import local_today
 from backend.schedule import Item, State, state_of
 from backend.settings import Settings
 
@@ -88,7 +88,7 @@ def test_demo_seeds_a_county_with_every_stage_and_prints_the_logins(
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "13900000001" in out and "13900000100" in out and "13900000200" in out and "suifang-demo" in out
-    today = date.today()
+    today = local_today("Asia/Shanghai")  # the day the demo was seeded on, in the service's zone
     with Session(_engine(data_dir)) as db:
         villages = db.exec(
             select(func.count()).select_from(Area).where(col(Area.code).not_like("%000"))

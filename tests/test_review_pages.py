@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 from backend.accounts.models import AuditEntry
 from backend.app import create_app
+from backend.lib.clock import local_today
 from backend.review.periods import month_of
 from backend.review.reports import township_report
 from backend.settings import Settings
@@ -32,6 +33,12 @@ def client(settings: Settings) -> Iterator[TestClient]:
 def october(db: Session, cast: Cast) -> Cast:
     make_october(db, cast)
     return cast
+
+
+def service_today(client: TestClient) -> date:
+    """The app's date (Asia/Shanghai), which the pages use: not the machine's, which may be a day behind."""
+    settings: Settings = client.app.state.suifang.settings
+    return local_today(settings.timezone)
 
 
 def sign_in(client: TestClient, phone: str) -> str:
@@ -192,7 +199,7 @@ def test_the_county_admin_sees_townships_side_by_side_without_a_sex_ratio_under_
 def test_report_numbers_match_the_service(db: Session, october: Cast, client: TestClient) -> None:
     sign_in(client, october.sup_t.phone)
     page = client.get(f"/review/report?{OCT}").text
-    report = township_report(db, TOWNSHIP_T, month_of(date(2026, 10, 1)), date.today())
+    report = township_report(db, TOWNSHIP_T, month_of(date(2026, 10, 1)), service_today(client))
     m = re.search(r'data-m="due">(\d+)<', table_row(page, "t-coverage", TOWNSHIP_T))
     assert m and int(m[1]) == report.total.coverage.due
 
@@ -207,7 +214,7 @@ def test_the_escalation_list_names_each_case_and_who_answers_for_it(
     from backend.cases import services
     from tests import review_factory as f
 
-    today = date.today()
+    today = service_today(client)
     monkeypatch.setattr(f, "WRITTEN_ON", today)
     # Due 20 days ago, no outcome recorded: the outcome item is overdue.
     late = f.make_pregnancy(
@@ -300,7 +307,7 @@ def test_the_overdue_badge_on_review_pages_matches_the_field_apps_count(
     sign_in(client, october.sup_t.phone)
     page = client.get(f"/review?{OCT}").text
     m = re.search(r'id="overdue-badge">(\d+)<', page)
-    assert m and int(m[1]) == overdue_count(db, october.actor(october.sup_t, db).scope, date.today())
+    assert m and int(m[1]) == overdue_count(db, october.actor(october.sup_t, db).scope, service_today(client))
 
 
 def test_the_dashboard_counts_a_new_pregnancy_on_the_next_view(

@@ -127,7 +127,6 @@ def test_the_overdue_query_uses_the_scope_index(engine: Engine, db_kind: str) ->
     assert col(DueItem.is_open) is not None
 
 
-
 def test_a_known_id_number_never_appears_in_clear_in_the_database_file(
     tmp_path: Path, sqlite_template: Path
 ) -> None:

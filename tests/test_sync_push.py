@@ -1,17 +1,20 @@
 """POST /sync/push: each operation applied exactly once by its op_id, answered on its own, through the same
 validation as the online forms (PROTOCOL.md §2–5). Runs on SQLite and PostgreSQL."""
 
+import dataclasses
 import gzip
 import json
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func
 from sqlmodel import Session, SQLModel, col, select
 
 from backend.accounts.models import User
 from backend.cases.models import Pregnancy, PrenatalVisit, RiskGrade, Woman
+from backend.lib.clock import local_today
 from backend.settings import Settings
 from sync.models import SyncOperation
 from sync.queries import rejected_counts, rejected_operations
@@ -371,3 +374,16 @@ def test_the_supervisor_sees_a_push_of_another_township_as_nothing(
         Phone(client, "13800000003").push([visit_op(str(uuid.uuid4()), server_today())])
     fresh(db)
     assert rejected_counts(db, cast.actor(cast.sup_t, db).scope) == {}
+
+
+@pytest.mark.parametrize(("zone", "offset"), [("Asia/Shanghai", 480), ("Asia/Kathmandu", 345), ("UTC", 0)])
+def test_the_session_tells_the_phone_the_services_date_clock_and_zone(
+    settings: Settings, cast: Cast, zone: str, offset: int
+) -> None:
+    with app_client(dataclasses.replace(settings, timezone=zone)) as client:
+        Phone(client, "13800000001")
+        session = client.get("/sync/session").json()
+    assert session["utc_offset_min"] == offset
+    assert session["today"] == local_today(zone).isoformat()
+    told = datetime.fromisoformat(session["server_time"].replace("Z", "+00:00"))
+    assert (told + timedelta(minutes=offset)).date() == local_today(zone)  # what the phone computes

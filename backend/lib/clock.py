@@ -14,3 +14,10 @@ def local_today(tz: str) -> date:
 
 def local_now(tz: str) -> datetime:
     return datetime.now(ZoneInfo(tz))
+
+
+def utc_offset_minutes(tz: str) -> int:
+    """The zone's offset from UTC right now (480 for Asia/Shanghai): with it a phone set to another zone still
+    tells the service's date."""
+    offset = datetime.now(ZoneInfo(tz)).utcoffset()
+    return int(offset.total_seconds() // 60) if offset is not None else 0

@@ -2,7 +2,7 @@
 // reached, is saved in the outbox under its client UUID and shown at once as 待同步; online it is posted as
 // before. Also prepares forms shown from the phone's copy (fresh UUIDs, today's date) and the correction of an
 // entry from the pending list (#entry=<op_id>).
-import { FLASH, t, keptAt } from './labels.js';
+import { FLASH, t, keptAt, serviceToday } from './labels.js';
 
 const { outbox, sync } = globalThis.suifang;
 const PLACEHOLDER = '00000000-0000-0000-0000-000000000000';
@@ -21,13 +21,6 @@ const SAVED = { register: 'register', visit: 'visit', risk: 'risk', outcome: 'ou
 const opKind = (form) => KINDS[form.dataset.op] || form.dataset.op;
 
 /** Today on the phone, corrected by how far its clock was off at the last sync. */
-export async function phoneToday() {
-  const offset = (await outbox.getMeta('clock_offset_ms')) || 0;
-  const now = new Date(Date.now() + offset);
-  const pad = (n) => String(n).padStart(2, '0');
-  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
-}
-
 function formData(form) {
   const data = {};
   for (const [key, value] of new FormData(form)) if (key !== 'csrf' && typeof value === 'string') data[key] = value;
@@ -204,7 +197,7 @@ async function prepareKeptForm(form) {
         || (field.name === 'woman_id' && opKind(form) === 'register')) field.value = crypto.randomUUID();
   }
   const drawnOn = document.getElementById('refreshed')?.dataset.at;
-  const today = await phoneToday();
+  const today = await serviceToday();
   for (const field of form.querySelectorAll('input[type="date"]')) {
     if (drawnOn && field.value === drawnOn) field.value = today;
     if (field.max) field.max = today;

@@ -1,7 +1,7 @@
 // Shows what the outbox holds on the pages the server drew: 待同步 entries on Today (an item done offline leaves
 // its list), on the case page and in the women list; the case page of a pregnancy registered offline; the case
 // strip of its forms. On a page shown from the phone's copy, entries synced since it was kept show as 已同步.
-import { t, el, keptAt, entrySummary, entryDate, formatDate } from './labels.js';
+import { t, el, keptAt, entrySummary, entryDate, formatDate, serviceToday } from './labels.js';
 
 const { outbox } = globalThis.suifang;
 const PLACEHOLDER = '00000000-0000-0000-0000-000000000000';
@@ -187,7 +187,7 @@ function addDays(iso, n) {
 }
 
 /** The case page of a pregnancy registered on this phone, drawn from its registration entry. */
-function renderPendingCase(entries, womanId) {
+async function renderPendingCase(entries, womanId) {
   const box = document.getElementById('pending-case');
   const registration = entries.filter((e) => e.kind === 'register' && e.data.woman_id === womanId).pop();
   if (!box || !registration) return;
@@ -195,7 +195,7 @@ function renderPendingCase(entries, womanId) {
   const pid = d.id;
   const edd = d.edd || (d.lmp ? addDays(d.lmp, 280) : '');
   const lmp = d.lmp || (d.edd ? addDays(d.edd, -280) : '');
-  const today = new Date().toISOString().slice(0, 10);
+  const today = await serviceToday();
   const mine = entries.filter((e) => e.subject && e.subject.woman_id === womanId);
   const outcome = mine.find((e) => e.kind === 'outcome');
   const fact = (dt, dd) => el('div', {}, el('dt', { text: dt }), el('dd', { text: dd }));
@@ -251,6 +251,6 @@ export async function showPending(user) {
   if (page === 'today') overlayToday(entries);
   else if (page === 'women') overlayWomen(entries);
   else if (page === 'case') overlayCase(entries, path[2]);
-  else if (page === 'pending-case') renderPendingCase(entries, path[2]);
+  else if (page === 'pending-case') await renderPendingCase(entries, path[2]);
   fillStrip(entries);
 }

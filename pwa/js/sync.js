@@ -47,6 +47,10 @@
       // How far the device clock is off: the forms use it to propose today's date offline.
       await outbox.setMeta('clock_offset_ms', Date.parse(body.server_time) - Date.now());
     }
+    if (typeof body.utc_offset_min === 'number') {
+      // The service's zone: the day turns at its midnight, whatever zone the phone is set to.
+      await outbox.setMeta('utc_offset_min', body.utc_offset_min);
+    }
     return body;
   }
 
