@@ -15,12 +15,24 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from backend.accounts.services import Actor
 from backend.cases import forms, queries, services
 from backend.cases.forms import REQUIRED
-from backend.cases.models import Correction, Pregnancy, Woman
+from backend.cases.models import (
+    Closure,
+    Correction,
+    PostnatalVisit,
+    Pregnancy,
+    PrenatalVisit,
+    RiskGrade,
+    Woman,
+)
+from backend.cases.models import (
+    Outcome as OutcomeRow,
+)
+from backend.cases.prefetch import prefetched, stored
 from backend.cases.schedule_store import deferred_refresh, prefetch_case_rows
 from backend.cases.services import Forbidden, NotFound, WriteContext, Written
 from backend.lib.fieldcrypt import FieldCipher
@@ -126,8 +138,8 @@ def _register(db: Session, ctx: WriteContext, data: dict[str, Any], batch: Batch
     reg = forms.read_registration(data)
     if (
         not forms.Reader(data).flag("confirm_duplicate")
-        and db.get(Pregnancy, reg.pregnancy_id) is None
-        and db.get(Woman, reg.woman_id) is None
+        and stored(db, Pregnancy, reg.pregnancy_id) is None
+        and stored(db, Woman, reg.woman_id) is None
     ):
         index = ctx.cipher.blind_index(normalise_id(reg.id_number)) if reg.id_number else None
         dupes = queries.possible_duplicates(
@@ -160,7 +172,7 @@ def _edit_registration(db: Session, ctx: WriteContext, data: dict[str, Any], bat
     written = services.edit_registration(db, ctx, target_type, target_id, changes, edit_id, reason)
     if written.duplicate:
         return Outcome(written, "duplicate")
-    mine = db.get(Correction, edit_id)
+    mine = stored(db, Correction, edit_id)
     if mine is None or not mine.superseded:
         return Outcome(written)
     return Outcome(written, "conflict", {"winner": _winners(db, mine)})
@@ -315,14 +327,60 @@ def apply_batch(db: Session, batch: BatchContext, ops: Sequence[Any]) -> list[di
 def _apply_all(db: Session, batch: BatchContext, ops: Sequence[Any]) -> tuple["_Batch", list[dict[str, Any]]]:
     state = _Batch(batch)
     known = _known_operations(db, ops)
-    prefetch_case_rows(
-        db, _pregnancies_named(op for op in ops if _uuid_or_none(_get(op, "op_id")) not in known)
-    )
-    return state, [_apply_one(db, state, known, op) for op in ops]
+    new_ops = [op for op in ops if isinstance(op, dict) and _uuid_or_none(op.get("op_id")) not in known]
+    with prefetched(db, _records_named(new_ops)):
+        prefetch_case_rows(db, _pregnancies_named(new_ops))
+        return state, [_apply_one(db, state, known, op) for op in ops]
 
 
 def _get(op: Any, key: str) -> Any:
     return op.get(key) if isinstance(op, dict) else None
+
+
+RECORD_OF_KIND: dict[str, type[SQLModel]] = {
+    "register": Pregnancy,
+    "visit": PrenatalVisit,
+    "risk": RiskGrade,
+    "outcome": OutcomeRow,
+    "postnatal": PostnatalVisit,
+    "close": Closure,
+    "correct": Correction,
+    "edit_registration": Correction,
+}
+TARGETS: dict[str, type[SQLModel]] = {
+    "woman": Woman,
+    "pregnancy": Pregnancy,
+    "prenatal_visit": PrenatalVisit,
+    "risk_grade": RiskGrade,
+    "outcome": OutcomeRow,
+    "postnatal_visit": PostnatalVisit,
+    "closure": Closure,
+}
+
+
+def _records_named(ops: Iterable[dict[str, Any]]) -> dict[type[SQLModel], list[uuid.UUID]]:
+    """The records a batch's operations write or refer to, by table, so they are read together: each new
+    record's id (as `_default_ids` will fill it), the woman of a registration, the pregnancy referred to, and
+    the target of a correction or edit."""
+    models: list[type[SQLModel]] = [*RECORD_OF_KIND.values(), Woman]
+    out: dict[type[SQLModel], list[uuid.UUID]] = {model: [] for model in models}
+    for op in ops:
+        kind, data, op_id = op.get("kind"), op.get("data"), _uuid_or_none(op.get("op_id"))
+        if not isinstance(kind, str) or kind not in RECORD_OF_KIND or not isinstance(data, dict) or not op_id:
+            continue
+        named = {name: data.get(name) or uuid.uuid5(op_id, name) for name in ("id", "woman_id")}
+        ids: list[tuple[type[SQLModel], Any]] = [
+            (RECORD_OF_KIND[kind], named["id"]),
+            (Pregnancy, data.get("pregnancy_id")),
+        ]
+        if kind == "register":
+            ids.append((Woman, named["woman_id"]))
+        if (target := TARGETS.get(str(data.get("target_type")))) is not None:
+            ids.append((target, data.get("target_id")))
+        for model, value in ids:
+            if (record_id := _uuid_or_none(value)) is not None:
+                out[model].append(record_id)
+    return out
 
 
 def _pregnancies_named(ops: Iterable[Any]) -> list[uuid.UUID]:

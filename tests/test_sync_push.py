@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func
+from sqlalchemy import Engine, event, func
 from sqlmodel import Session, SQLModel, col, select
 
 from backend.accounts.models import User
@@ -387,3 +387,58 @@ def test_the_session_tells_the_phone_the_services_date_clock_and_zone(
     assert session["today"] == local_today(zone).isoformat()
     told = datetime.fromisoformat(session["server_time"].replace("Z", "+00:00"))
     assert (told + timedelta(minutes=offset)).date() == local_today(zone)  # what the phone computes
+
+
+def test_records_written_earlier_in_a_batch_are_found_by_its_later_operations(
+    settings: Settings, cast: Cast, db: Session
+) -> None:
+    """The batch reads its records before the first operation and remembers which are missing: a record one of
+    its operations then writes must be found by the later ones (a duplicate, a correction's target)."""
+    today = server_today()
+    reg = register_op()
+    pid = reg["data"]["id"]
+    visit = visit_op(pid, today - timedelta(days=5))
+    same_visit = {**visit, "op_id": str(uuid.uuid4())}  # another op, the same record: a duplicate
+    same_pregnancy = {**reg, "op_id": str(uuid.uuid4())}
+    amend = op(
+        "correct",
+        {
+            "id": str(uuid.uuid4()),
+            "target_type": "prenatal_visit",
+            "target_id": visit["data"]["id"],
+            "kind": "amend",
+            "reason": "血压记错",
+            "changes": {"bp_systolic": "125"},
+        },
+    )
+    with app_client(settings) as client:
+        body = Phone(client, "13800000001").push([reg, visit, same_visit, same_pregnancy, amend])
+    assert statuses(body) == ["applied", "applied", "duplicate", "duplicate", "applied"]
+    assert count(db, PrenatalVisit) == 1
+    assert count(db, Pregnancy) == 1
+
+
+def test_a_batch_reads_its_records_together_not_one_query_per_operation(
+    settings: Settings, cast: Cast, db: Session
+) -> None:
+    today = server_today()
+    regs = [register_op() for _ in range(5)]
+    visits = [visit_op(r["data"]["id"], today - timedelta(days=d % 15)) for d in range(60) for r in regs[:1]]
+    visits += [risk_op(r["data"]["id"], today - timedelta(days=3)) for r in regs]
+    selects: list[str] = []
+
+    def count_selects(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    with app_client(settings) as client:
+        phone = Phone(client, "13800000001")
+        phone.push(regs)
+        event.listen(Engine, "before_cursor_execute", count_selects)
+        try:
+            body = phone.push(visits)
+        finally:
+            event.remove(Engine, "before_cursor_execute", count_selects)
+    assert set(statuses(body)) == {"applied"}
+    # 65 operations; per-operation lookups would be ≥ 130 statements (the record by id, its pregnancy)
+    assert len(selects) < 30, len(selects)

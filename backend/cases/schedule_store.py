@@ -23,6 +23,7 @@ from backend.cases.models import (
     PrenatalVisit,
     RiskGrade,
 )
+from backend.lib.clock import utcnow
 from backend.lib.parsing import parse_date
 from backend.schedule import (
     InfantFact,
@@ -152,15 +153,18 @@ def prefetch_case_rows(db: Session, pregnancy_ids: Iterable[uuid.UUID]) -> None:
 def _track_new_rows(session: Session, _context: Any) -> None:
     """Keep the batch's copy of case rows current: every record just inserted joins its pregnancy's rows."""
     kept: dict[uuid.UUID, CaseRows] | None = session.info.get(BATCH_ROWS)
-    if not kept:
+    if kept is None:
         return
     for obj in session.new:
+        if isinstance(obj, Pregnancy):  # registered in this batch: nothing stored for it yet
+            kept.setdefault(obj.id, CaseRows())
+            continue
         name = ROW_LISTS.get(type(obj))
         if name is not None:
             rows = kept.get(obj.pregnancy_id)
             if rows is not None:
                 getattr(rows, name).append(obj)
-        elif isinstance(obj, Correction):
+        elif isinstance(obj, Correction) and obj.kind != "edit":  # an edit changes a registration, not a row
             for rows in kept.values():
                 if obj.target_id in rows.ids():
                     rows.corrections.append(obj)
@@ -239,6 +243,7 @@ class CaseRecords:
 
 DEFERRED_REFRESH = "suifang_deferred_refresh"
 DUE_ITEM_TABLE = SQLModel.metadata.tables["due_item"]
+CASE_CHANGE_TABLE = SQLModel.metadata.tables["case_change"]
 
 
 def refresh_due_items(db: Session, pregnancy: Pregnancy) -> CaseRecords | None:
@@ -266,10 +271,7 @@ def deferred_refresh(db: Session) -> Iterator[None]:
     db.info[BATCH_ROWS] = {}
     try:
         yield
-        for pregnancy_id in pending:
-            pregnancy = db.get(Pregnancy, pregnancy_id)
-            if pregnancy is not None:
-                _refresh_now(db, pregnancy)
+        refresh_many(db, list(pending))
     finally:
         db.info.pop(DEFERRED_REFRESH, None)
         db.info.pop(BATCH_ROWS, None)
@@ -277,9 +279,47 @@ def deferred_refresh(db: Session) -> Iterator[None]:
 
 def _refresh_now(db: Session, pregnancy: Pregnancy) -> CaseRecords:
     records = CaseRecords(db, pregnancy)
-    items = plan_items(records.facts(), load_rules(pregnancy.rules_version))
     db.exec(delete(DueItem).where(col(DueItem.pregnancy_id) == pregnancy.id))
-    rows = [
+    rows = _item_rows(pregnancy, records)
+    if rows:  # one executemany; building ORM objects for every item cost more than the planning itself
+        db.execute(DUE_ITEM_TABLE.insert(), rows)
+    db.add(CaseChange(pregnancy_id=pregnancy.id, village_code=pregnancy.village_code))
+    _mark_high_risk(db, pregnancy, records)
+    return records
+
+
+def refresh_many(db: Session, pregnancy_ids: Sequence[uuid.UUID]) -> None:
+    """`_refresh_now` for many pregnancies at once: read together, one delete and one insert of due items
+    and one of change-feed rows per 500 pregnancies."""
+    for chunk in _chunks(list(pregnancy_ids), 500):
+        pregnancies = db.exec(select(Pregnancy).where(col(Pregnancy.id).in_(chunk))).all()
+        if not pregnancies:
+            continue
+        items: list[dict[str, Any]] = []
+        changes: list[dict[str, Any]] = []
+        now = utcnow()
+        for pregnancy in pregnancies:
+            records = CaseRecords(db, pregnancy)
+            items.extend(_item_rows(pregnancy, records))
+            changes.append({"pregnancy_id": pregnancy.id, "village_code": pregnancy.village_code, "at": now})
+            _mark_high_risk(db, pregnancy, records)
+        db.exec(delete(DueItem).where(col(DueItem.pregnancy_id).in_([p.id for p in pregnancies])))
+        if items:
+            db.execute(DUE_ITEM_TABLE.insert(), items)
+        db.execute(CASE_CHANGE_TABLE.insert(), changes)
+
+
+def _mark_high_risk(db: Session, pregnancy: Pregnancy, records: CaseRecords) -> None:
+    high = records.high_risk
+    if pregnancy.high_risk != high:
+        pregnancy.high_risk = high
+        db.add(pregnancy)
+
+
+def _item_rows(pregnancy: Pregnancy, records: CaseRecords) -> list[dict[str, Any]]:
+    """The pregnancy's planned items as due_item rows."""
+    items = plan_items(records.facts(), load_rules(pregnancy.rules_version))
+    return [
         {
             "pregnancy_id": pregnancy.id,
             "infant_id": i.infant_id,
@@ -298,14 +338,6 @@ def _refresh_now(db: Session, pregnancy: Pregnancy) -> CaseRecords:
         }
         for i in items
     ]
-    if rows:  # one executemany; building ORM objects for every item cost more than the planning itself
-        db.execute(DUE_ITEM_TABLE.insert(), rows)
-    db.add(CaseChange(pregnancy_id=pregnancy.id, village_code=pregnancy.village_code))
-    high = records.high_risk
-    if pregnancy.high_risk != high:
-        pregnancy.high_risk = high
-        db.add(pregnancy)
-    return records
 
 
 def item_of(row: DueItem) -> Item:

@@ -10,6 +10,7 @@ from sqlmodel import Session
 from backend.accounts.services import Actor, audit
 from backend.areas.models import Area
 from backend.cases.models import FieldRecord, Pregnancy
+from backend.cases.prefetch import stored
 from backend.cases.schedule_store import refresh_due_items
 from backend.lib.clock import utcnow
 from backend.lib.fieldcrypt import FieldCipher
@@ -110,7 +111,7 @@ def _raise_if(errors: list[FieldError]) -> None:
 
 
 def pregnancy_in_scope(db: Session, actor: Actor, pregnancy_id: uuid.UUID) -> Pregnancy:
-    pregnancy = db.get(Pregnancy, pregnancy_id)
+    pregnancy = stored(db, Pregnancy, pregnancy_id)
     if pregnancy is None or not actor.scope.covers(pregnancy.village_code):
         raise NotFound(str(pregnancy_id))
     return pregnancy
@@ -121,11 +122,11 @@ def _existing(
 ) -> FieldRecord | None:
     """A record already stored under this client UUID (a replay). Outside the caller's scope it is an error,
     so a guessed UUID reveals nothing."""
-    row = db.get(model, record_id)
+    row = stored(db, model, record_id)
     if row is None:
         return None
     pid = getattr(row, "pregnancy_id", None) or record_id
-    pregnancy = db.get(Pregnancy, pid)
+    pregnancy = stored(db, Pregnancy, pid)
     if pregnancy is None or not actor.scope.covers(pregnancy.village_code):
         raise NotFound(str(record_id))
     return row

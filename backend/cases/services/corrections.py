@@ -34,6 +34,7 @@ from backend.cases.models import (
     RiskGrade,
     Woman,
 )
+from backend.cases.prefetch import stored
 from backend.cases.schedule_store import CaseRecords, as_json_dict, refresh_due_items
 from backend.cases.services.common import (
     ALREADY_OPEN,
@@ -98,7 +99,7 @@ CORRECTABLE_FIELDS: dict[str, tuple[type[FieldRecord], tuple[str, ...]]] = {
 def correct_record(db: Session, ctx: WriteContext, data: CorrectionInput) -> Written:
     """Amend or void a visit, outcome, grade or closure with a reason. The original row is never changed:
     the correction is a new record and the history stays readable."""
-    if (row := db.get(Correction, data.id)) is not None:
+    if (row := stored(db, Correction, data.id)) is not None:
         if not ctx.actor.scope.covers(row.village_code):
             raise NotFound(str(data.id))
         return Written(row.id, row.target_id, duplicate=True)
@@ -107,7 +108,7 @@ def correct_record(db: Session, ctx: WriteContext, data: CorrectionInput) -> Wri
     if data.kind not in ("amend", "void"):
         raise _fail("kind", BAD_CHOICE)
     model, allowed = CORRECTABLE_FIELDS[data.target_type]
-    target = db.get(model, data.target_id)
+    target = stored(db, model, data.target_id)
     if target is None:
         raise NotFound(str(data.target_id))
     pregnancy = pregnancy_in_scope(db, ctx.actor, target.pregnancy_id)  # type: ignore[attr-defined]
@@ -283,7 +284,7 @@ def edit_registration(
     """Edit a registration field of a woman or pregnancy (name, phone, address, EDD, …). Two devices editing
     the same field: the edit made later on its device wins; the earlier stays in history marked superseded,
     listed for the township supervisor."""
-    if (row := db.get(Correction, edit_id)) is not None:
+    if (row := stored(db, Correction, edit_id)) is not None:
         if not ctx.actor.scope.covers(row.village_code):
             raise NotFound(str(edit_id))
         return Written(row.id, row.target_id, duplicate=True)
@@ -294,7 +295,7 @@ def edit_registration(
     if target_type not in editable:
         raise _fail("target_type", NOT_CORRECTABLE)
     target: Woman | Pregnancy | None = (
-        db.get(Woman, target_id) if target_type == "woman" else db.get(Pregnancy, target_id)
+        stored(db, Woman, target_id) if target_type == "woman" else stored(db, Pregnancy, target_id)
     )
     if target is None or not ctx.actor.scope.covers(target.village_code):
         raise NotFound(str(target_id))

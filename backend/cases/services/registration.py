@@ -9,6 +9,7 @@ from backend.accounts.services import audit
 from backend.cases import rules
 from backend.cases.forms import RegistrationInput
 from backend.cases.models import Pregnancy, RiskGrade, Woman
+from backend.cases.prefetch import stored
 from backend.cases.schedule_store import CaseRecords, refresh_due_items
 from backend.cases.services.common import (
     ALREADY_OPEN,
@@ -29,7 +30,7 @@ from backend.schedule import CURRENT_VERSION
 
 def register_pregnancy(db: Session, ctx: WriteContext, data: RegistrationInput) -> Written:
     """登记: a new woman (or a known one, by her UUID) with a new pregnancy and optionally a first grade."""
-    if db.get(Pregnancy, data.pregnancy_id) is not None:
+    if stored(db, Pregnancy, data.pregnancy_id) is not None:
         _existing(db, Pregnancy, data.pregnancy_id, ctx.actor)
         return Written(data.pregnancy_id, data.pregnancy_id, duplicate=True)
     id_number = normalise_id(data.id_number) if data.id_number else ""
@@ -53,7 +54,7 @@ def register_pregnancy(db: Session, ctx: WriteContext, data: RegistrationInput) 
     _raise_if(errors)
     _village(db, ctx.actor, data.village_code)
     assert data.registered_on is not None and data.gravidity is not None and data.parity is not None
-    woman = db.get(Woman, data.woman_id)
+    woman = stored(db, Woman, data.woman_id)
     if woman is not None:
         if not ctx.actor.scope.covers(woman.village_code):
             raise NotFound(str(data.woman_id))
