@@ -186,12 +186,14 @@ class DueItem(SQLModel, table=True):
     """A materialised expected visit, rewritten with its pregnancy in the same transaction as every write.
 
     State is derived from these dates and a day (backend.schedule.state_of); `is_open` and `missed_on` let
-    the overdue query run on an index: open, window_end < today, missed_on null or > today.
+    the overdue query run on an index: open, window_end < today, missed_on null or > today. The index ends
+    with missed_on so that query reads the index alone: most open items past their window are missed ones,
+    and checking each in the table made the county badge scan tens of thousands of rows.
     """
 
     __tablename__ = "due_item"
     __table_args__ = (
-        Index("ix_due_item_open_scope", "is_open", "village_code", "window_end"),
+        Index("ix_due_item_open_scope", "is_open", "village_code", "window_end", "missed_on"),
         Index("ix_due_item_scope_due", "village_code", "due_on"),
     )
 
