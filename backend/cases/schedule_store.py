@@ -278,6 +278,7 @@ def deferred_refresh(db: Session) -> Iterator[None]:
 
 
 def _refresh_now(db: Session, pregnancy: Pregnancy) -> CaseRecords:
+    db.flush()  # the record just added is one of the facts
     records = CaseRecords(db, pregnancy)
     db.exec(delete(DueItem).where(col(DueItem.pregnancy_id) == pregnancy.id))
     rows = _item_rows(pregnancy, records)

@@ -149,8 +149,7 @@ def _village(db: Session, actor: Actor, code: str, field: str = "village_code") 
 def _done(db: Session, ctx: WriteContext, pregnancy: Pregnancy, record: FieldRecord, action: str) -> Written:
     ctx.stamp(record)
     db.add(record)
-    db.flush()
-    refresh_due_items(db, pregnancy)
+    refresh_due_items(db, pregnancy)  # flushes when it refreshes now; in a sync batch the savepoint does
     audit(db, ctx.actor.user_id, action, type(record).__tablename__, str(record.id), device=ctx.device_id)  # type: ignore[arg-type]
     return Written(record.id, pregnancy.id)
 
