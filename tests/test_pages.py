@@ -8,6 +8,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlmodel import Session, func, select
 
 from backend.cases.models import Correction, Infant, PostnatalVisit, Pregnancy, PrenatalVisit, Woman
@@ -140,6 +141,23 @@ def test_today_lists_the_overdue_items_first_with_days_overdue_and_whom_each_is_
     assert "陈美" in overdue and "东岭村" in overdue
     assert page.index('id="overdue"') < page.index('id="today"') < page.index('id="week"')
     assert 'class="badge" id="overdue-badge">3<' in page
+
+
+def test_a_supervisors_today_lists_a_long_section_in_part_with_its_whole_count_and_a_cadres_whole(
+    db: Session, cast: Cast, pages: Pages, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backend.cases.pages import browse
+
+    twins_case(db, cast)  # three overdue items in village A
+    monkeypatch.setattr(browse, "TODAY_LINES", 2)
+    supervisor = pages.client(cast.sup_t).get("/").text
+    overdue = supervisor[supervisor.index('id="overdue"') : supervisor.index('id="today"')]
+    assert overdue.count('<li class="item') == 2
+    assert 'data-more="1"' in overdue and '<span class="count">3</span>' in overdue
+    assert "另有 1 条未列出" in text_of(overdue) and 'href="/review"' in overdue
+    cadre = pages.client(cast.cadre_a).get("/").text
+    overdue = cadre[cadre.index('id="overdue"') : cadre.index('id="today"')]
+    assert overdue.count('<li class="item') == 3 and "data-more" not in overdue
 
 
 def test_a_line_of_today_shows_the_risk_colour(db: Session, cast: Cast, pages: Pages) -> None:

@@ -92,12 +92,15 @@ function overlayToday(entries) {
   }
   for (const section of document.querySelectorAll('section.list-section')) {
     const count = section.querySelector('h2 .count');
-    if (count) count.textContent = section.querySelectorAll('li.item:not([hidden])').length;
+    // Lines not listed (a supervisor's long sections) still count.
+    const notListed = Number(section.dataset.more || 0);
+    if (count) count.textContent = section.querySelectorAll('li.item:not([hidden])').length + notListed;
   }
   const badge = document.getElementById('overdue-badge');
   if (badge) {
     badge.dataset.server = badge.dataset.server || badge.textContent.trim();
-    const left = document.querySelectorAll('#overdue li.item:not([hidden])').length;
+    const left = document.querySelectorAll('#overdue li.item:not([hidden])').length
+      + Number(document.getElementById('overdue')?.dataset.more || 0);
     badge.textContent = document.getElementById('overdue') ? left : badge.dataset.server;
     badge.classList.toggle('zero', badge.textContent === '0');
   }

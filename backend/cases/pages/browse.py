@@ -20,6 +20,10 @@ from backend.cases.services import NotFound
 from backend.schedule import state_of
 from backend.web import app_state
 
+TODAY_LINES = 300
+"""Lines per section of Today for a supervisor or the county (a county has tens of thousands of overdue items;
+the review pages list them per village). A cadre's own village is always listed whole."""
+
 
 @get("/", sync_to_thread=False)
 def today_page(request: Request[Any, Any, State], db: Session, actor: Actor) -> Response[Any]:
@@ -31,7 +35,12 @@ def today_page(request: Request[Any, Any, State], db: Session, actor: Actor) -> 
         db,
         actor,
         "today.html",
-        {"work": work, "villages": village_names(db, actor), "names": labels.names(actor.locale)},
+        {
+            "work": work,
+            "lines": None if actor.role == "village" else TODAY_LINES,
+            "villages": village_names(db, actor),
+            "names": labels.names(actor.locale),
+        },
         overdue_count=len(work.overdue),
     )
 
