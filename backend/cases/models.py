@@ -188,13 +188,23 @@ class DueItem(SQLModel, table=True):
     State is derived from these dates and a day (backend.schedule.state_of); `is_open` and `missed_on` let
     the overdue query run on an index: open, window_end < today, missed_on null or > today. The index ends
     with missed_on so that query reads the index alone: most open items past their window are missed ones,
-    and checking each in the table made the county badge scan tens of thousands of rows.
+    and checking each in the table made the county badge scan tens of thousands of rows. The (village_code,
+    due_on) index carries the dates an item's coverage category depends on, for the same reason: a county's
+    month of coverage is read from the index alone.
     """
 
     __tablename__ = "due_item"
     __table_args__ = (
         Index("ix_due_item_open_scope", "is_open", "village_code", "window_end", "missed_on"),
-        Index("ix_due_item_scope_due", "village_code", "due_on"),
+        Index(
+            "ix_due_item_scope_due",
+            "village_code",
+            "due_on",
+            "window_end",
+            "done_on",
+            "cancelled_on",
+            "missed_on",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -28,6 +28,7 @@ from backend.cases.models import (
 )
 from backend.cases.schedule_store import is_high_risk
 from backend.review import coverage as cov
+from backend.review.idlist import one_of
 from backend.review.indicators import (
     Baby,
     Delivery,
@@ -175,13 +176,13 @@ def _deliveries(
         .where(*where)
     ).all()
     outcomes = [o for o in cov.fixed(rows, raw_fixes) if period.contains(o.outcome_on)]
+
     # The pregnancies of those outcomes: as a list of ids for a month (a few hundred: index seeks), as the
     # same query again for longer periods (one scan of the outcome table beats binding thousands of ids).
-    cohort: Any
-    if len(outcomes) <= MAX_BOUND_IDS:
-        cohort = sorted({uuid.UUID(str(o.pregnancy_id)) for o in outcomes})
-    else:
-        cohort = (
+    def in_cohort(column: Any) -> ColumnElement[bool]:
+        if len(outcomes) <= MAX_BOUND_IDS:
+            return one_of(db, column, sorted({o.pregnancy_id for o in outcomes}))
+        return col(column).in_(
             sa_select(col(Outcome.pregnancy_id))
             .join(Pregnancy, col(Pregnancy.id) == Outcome.pregnancy_id)
             .where(*where)
@@ -196,7 +197,7 @@ def _deliveries(
             col(Infant.high_risk),
             _raw(Infant.id),
         )
-        .where(col(Infant.pregnancy_id).in_(cohort))
+        .where(in_cohort(Infant.pregnancy_id))
         .order_by(col(Infant.seq))
     ).all():
         babies[i.outcome_id].append(i)
@@ -210,7 +211,7 @@ def _deliveries(
             func.aggregate_strings(cast(PrenatalVisit.check_no, String), ","),
         )
         .where(
-            col(PrenatalVisit.pregnancy_id).in_(cohort),
+            in_cohort(PrenatalVisit.pregnancy_id),
             col(PrenatalVisit.kind) == "check",
             col(PrenatalVisit.check_no).is_not(None),
         )
@@ -225,7 +226,7 @@ def _deliveries(
                     _raw(PrenatalVisit.pregnancy_id),
                     col(PrenatalVisit.kind),
                     col(PrenatalVisit.check_no),
-                ).where(col(PrenatalVisit.pregnancy_id).in_(cohort), col(PrenatalVisit.id).in_(corrected))
+                ).where(in_cohort(PrenatalVisit.pregnancy_id), col(PrenatalVisit.id).in_(corrected))
             ).all(),
             raw_fixes,
         ):
@@ -245,7 +246,7 @@ def _deliveries(
 
     # every visit the rates look at falls within 28 days of a delivery or discharge in the period
     in_reach = [
-        col(PostnatalVisit.pregnancy_id).in_(cohort),
+        in_cohort(PostnatalVisit.pregnancy_id),
         col(PostnatalVisit.visited_on) >= period.start,
         col(PostnatalVisit.visited_on) <= period.end + VISIT_TAIL,
     ]
@@ -272,9 +273,7 @@ def _deliveries(
                     _raw(PostnatalVisit.infant_id),
                     col(PostnatalVisit.covers_mother),
                     col(PostnatalVisit.visited_on),
-                ).where(
-                    col(PostnatalVisit.pregnancy_id).in_(cohort), col(PostnatalVisit.id).in_(fixed_visits)
-                )
+                ).where(in_cohort(PostnatalVisit.pregnancy_id), col(PostnatalVisit.id).in_(fixed_visits))
             ).all(),
             raw_fixes,
         ):
@@ -424,13 +423,12 @@ def _high_risk(
     if not villages:
         return []
     ids = sorted(villages)  # an id list from here on: the subquery would run again for every table
-    typed_ids = [uuid.UUID(str(i)) for i in ids]  # bound as uuids, read back as stored (_raw)
 
     def by_pregnancy(*columns: Any, where: Sequence[Any] = ()) -> dict[uuid.UUID, list[Any]]:
         model = columns[0].class_
         rows = db.execute(
             sa_select(*(_raw(c) if c.key.endswith("id") else col(c) for c in columns)).where(
-                col(model.pregnancy_id).in_(typed_ids), *where
+                one_of(db, model.pregnancy_id, ids), *where
             )
         ).all()
         out: dict[uuid.UUID, list[Any]] = defaultdict(list)
@@ -452,7 +450,7 @@ def _high_risk(
     prenatal: dict[uuid.UUID, list[Any]] = defaultdict(list)
     latest = (
         sa_select(_raw(PrenatalVisit.pregnancy_id), func.max(PrenatalVisit.visited_on).label("visited_on"))
-        .where(col(PrenatalVisit.pregnancy_id).in_(typed_ids), col(PrenatalVisit.kind) != "urged")
+        .where(one_of(db, PrenatalVisit.pregnancy_id, ids), col(PrenatalVisit.kind) != "urged")
         .group_by(col(PrenatalVisit.pregnancy_id))
     )
     if corrected:
@@ -482,7 +480,7 @@ def _high_risk(
             col(DueItem.cancelled_on),
             col(DueItem.missed_on),
         ).where(
-            col(DueItem.pregnancy_id).in_(typed_ids),
+            one_of(db, DueItem.pregnancy_id, ids),
             col(DueItem.infant_id).is_(None),
             col(DueItem.due_on) <= period.end,
             col(DueItem.window_end) < today,

@@ -29,6 +29,7 @@ from backend.cases.models import (
 )
 from backend.cases.schedule_store import corrected
 from backend.lib.parsing import parse_date
+from backend.review.idlist import one_of
 from backend.review.indicators import Coverage, coverage_category
 from backend.review.periods import Period
 from backend.scope import Scope
@@ -223,7 +224,7 @@ def overdue_by_village(db: Session, scope: Scope, today: date) -> dict[str, int]
     stmt = (
         sa_select(col(DueItem.village_code), func.count())
         .where(
-            _village_in(db, scope),
+            _village_in(db, scope, village_codes(db, scope)),
             col(DueItem.is_open).is_(True),
             or_(col(DueItem.missed_on).is_(None), col(DueItem.missed_on) > today),
             col(DueItem.window_end) < today,
@@ -260,34 +261,36 @@ def _bucket(starts: Sequence[date]) -> ColumnElement[int]:
 CoverageKey = tuple[str, int]  # (village code, bucket index)
 
 
-def _village_in(db: Session, scope: Scope) -> ColumnElement[bool]:
+def _village_in(db: Session, scope: Scope, codes: Sequence[str]) -> ColumnElement[bool]:
     """The scope as a list of its villages (every case's village is a known area: services check it), so
     the (village_code, due_on) index is sought once per village for the period's dates instead of walked
     through every due item of the scope; a scope with no known village falls back to its code ranges."""
-    codes = village_codes(db, scope)
-    return col(DueItem.village_code).in_(codes) if codes else scope.clause(DueItem.village_code)
+    return one_of(db, DueItem.village_code, codes) if codes else scope.clause(DueItem.village_code)
 
 
 def coverage_counts(
     db: Session, scope: Scope, periods: Sequence[Period], today: date, moves: Moves
 ) -> dict[CoverageKey, Coverage]:
     """Coverage per (village, period) for consecutive periods, as of `today`. One grouped query over the
-    due-item index; items of transferred women are counted item by item for the village of their due date."""
+    due-item index (it holds every date the category needs: the table is not read); items of transferred
+    women are then moved item by item from their current village to the village of their due date."""
     starts = [p.start for p in periods]
     end = periods[-1].end
     category, bucket = category_of_items(today), _bucket(starts)
+    codes = village_codes(db, scope)
     stmt = (
         select(DueItem.village_code, bucket, category, func.count())
-        .where(_village_in(db, scope), col(DueItem.due_on) >= starts[0], col(DueItem.due_on) <= end)
+        .where(_village_in(db, scope, codes), col(DueItem.due_on) >= starts[0], col(DueItem.due_on) <= end)
         .group_by(col(DueItem.village_code), bucket, category)
     )
+    counts: dict[CoverageKey, Counter[str]] = defaultdict(Counter)
+    for code, index, cat, n in db.exec(stmt).all():
+        counts[(code, index)][cat] += n
     moved = moves.ids
     if moved:
-        stmt = stmt.where(col(DueItem.pregnancy_id).not_in(moved))
-    out: dict[CoverageKey, Coverage] = defaultdict(Coverage)
-    for code, index, cat, n in db.exec(stmt).all():
-        out[(code, index)] = out[(code, index)].plus(cat, n)
-    if moved:
+        # Taken back out where the grouped query counted them (a NOT IN there would cost a probe per item
+        # and the pregnancy id in the index), counted again where they belonged on their due date.
+        counted = set(codes) if codes else None
         rows = db.execute(
             sa_select(
                 col(DueItem.pregnancy_id),
@@ -298,19 +301,20 @@ def coverage_counts(
                 col(DueItem.cancelled_on),
                 col(DueItem.missed_on),
             ).where(
-                col(DueItem.pregnancy_id).in_(moved),
+                one_of(db, DueItem.pregnancy_id, moved),
                 col(DueItem.due_on) >= starts[0],
                 col(DueItem.due_on) <= end,
             )
         ).all()
         for pid, current, due_on, window_end, done_on, cancelled_on, missed_on in rows:
-            code = moves.village_on(pid, current, due_on)
-            if not scope.covers(code):
-                continue
             index = max(i for i, s in enumerate(starts) if due_on >= s)
             cat = coverage_category(today, window_end, done_on, cancelled_on, missed_on)
-            out[(code, index)] = out[(code, index)].plus(cat)
-    return dict(out)
+            if (current in counted) if counted is not None else scope.covers(current):
+                counts[(current, index)][cat] -= 1
+            code = moves.village_on(pid, current, due_on)
+            if scope.covers(code):
+                counts[(code, index)][cat] += 1
+    return {key: Coverage(**by_category) for key, by_category in counts.items() if any(by_category.values())}
 
 
 def coverage_by_village(
