@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, cast, func, or_, type_coerce
+from sqlalchemy import ColumnElement, String, and_, cast, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -107,13 +107,14 @@ def _in_scope(scope: Scope, moves: cov.Moves) -> ColumnElement[bool]:
 
 
 def _raw(column: Any) -> Any:
-    """An id column read as the database stores it (32 hex digits on SQLite, a uuid on PostgreSQL)."""
-    return type_coerce(col(column), String).label(column.key)
+    """An id column read as text (32 hex digits as SQLite stores it, the hyphenated form on PostgreSQL): no
+    uuid.UUID built per row, and dictionaries keyed by ids hash plain strings."""
+    return cast(col(column), String).label(column.key)
 
 
 def _raw_key(db: Session) -> Callable[[uuid.UUID], Any]:
     """What `_raw` reads for a given UUID on this database."""
-    return (lambda u: u.hex) if db.get_bind().dialect.name == "sqlite" else (lambda u: u)
+    return (lambda u: u.hex) if db.get_bind().dialect.name == "sqlite" else str
 
 
 def _ids_of(fixes: dict[uuid.UUID, list[Correction]], target_type: str) -> set[uuid.UUID]:
