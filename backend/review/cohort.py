@@ -28,7 +28,6 @@ from backend.cases.models import (
 )
 from backend.cases.schedule_store import is_high_risk
 from backend.review import coverage as cov
-from backend.review.idlist import one_of
 from backend.review.indicators import (
     Baby,
     Delivery,
@@ -36,6 +35,7 @@ from backend.review.indicators import (
     coverage_category,
 )
 from backend.review.periods import Period
+from backend.review.reads import one_of, read
 from backend.scope import Scope
 
 HIGH_COLOURS = ("orange", "red")
@@ -161,7 +161,8 @@ def _deliveries(
         in_scope,
         _during(Outcome.outcome_on, period, _ids_of(fixes, "outcome"), Outcome.id),
     ]
-    rows = db.execute(
+    rows = read(
+        db,
         sa_select(
             _raw(Outcome.id),
             _raw(Outcome.pregnancy_id),
@@ -174,7 +175,7 @@ def _deliveries(
             col(Pregnancy.registered_on),
         )
         .join(Pregnancy, col(Pregnancy.id) == Outcome.pregnancy_id)
-        .where(*where)
+        .where(*where),
     ).all()
     outcomes = [o for o in cov.fixed(rows, raw_fixes) if period.contains(o.outcome_on)]
 
@@ -190,7 +191,8 @@ def _deliveries(
         )
 
     babies: dict[Any, list[Any]] = defaultdict(list)
-    for i in db.execute(
+    for i in read(
+        db,
         sa_select(
             _raw(Infant.outcome_id),
             col(Infant.sex),
@@ -199,7 +201,7 @@ def _deliveries(
             _raw(Infant.id),
         )
         .where(in_cohort(Infant.pregnancy_id))
-        .order_by(col(Infant.seq))
+        .order_by(col(Infant.seq)),
     ).all():
         babies[i.outcome_id].append(i)
     # Standard checks and postnatal visits come aggregated, one row per pregnancy (or baby): the dates as
@@ -221,19 +223,20 @@ def _deliveries(
     if corrected:
         check_lists = check_lists.where(col(PrenatalVisit.id).not_in(corrected))
         for v in cov.fixed(
-            db.execute(
+            read(
+                db,
                 sa_select(
                     _raw(PrenatalVisit.id),
                     _raw(PrenatalVisit.pregnancy_id),
                     col(PrenatalVisit.kind),
                     col(PrenatalVisit.check_no),
-                ).where(in_cohort(PrenatalVisit.pregnancy_id), col(PrenatalVisit.id).in_(corrected))
+                ).where(in_cohort(PrenatalVisit.pregnancy_id), col(PrenatalVisit.id).in_(corrected)),
             ).all(),
             raw_fixes,
         ):
             if v.kind == "check" and v.check_no:
                 checks[v.pregnancy_id].add(v.check_no)
-    for pid, numbers in db.execute(check_lists).all():
+    for pid, numbers in read(db, check_lists).all():
         checks[pid].update(int(n) for n in numbers.split(","))
 
     mother_visits: dict[Any, list[date]] = defaultdict(list)
@@ -267,19 +270,20 @@ def _deliveries(
     if fixed_visits:
         visit_lists = visit_lists.where(col(PostnatalVisit.id).not_in(fixed_visits))
         for pv in cov.fixed(
-            db.execute(
+            read(
+                db,
                 sa_select(
                     _raw(PostnatalVisit.id),
                     _raw(PostnatalVisit.pregnancy_id),
                     _raw(PostnatalVisit.infant_id),
                     col(PostnatalVisit.covers_mother),
                     col(PostnatalVisit.visited_on),
-                ).where(in_cohort(PostnatalVisit.pregnancy_id), col(PostnatalVisit.id).in_(fixed_visits))
+                ).where(in_cohort(PostnatalVisit.pregnancy_id), col(PostnatalVisit.id).in_(fixed_visits)),
             ).all(),
             raw_fixes,
         ):
             note(pv.pregnancy_id, pv.infant_id, pv.covers_mother, pv.visited_on)
-    for pid, infant_id, covers_mother, days_text in db.execute(visit_lists).all():
+    for pid, infant_id, covers_mother, days_text in read(db, visit_lists).all():
         for text in days_text.split(","):
             note(pid, infant_id, covers_mother, date.fromisoformat(text[:10]))
 
@@ -322,12 +326,13 @@ def _registrations(
 ) -> None:
     key = _raw_key(db)
     moved = {key(k): v for k, v in moves.by_pregnancy.items()}
-    rows = db.execute(
+    rows = read(
+        db,
         sa_select(_raw(Pregnancy.id), col(Pregnancy.village_code), col(Pregnancy.registered_on)).where(
             _in_scope(scope, moves),
             col(Pregnancy.registered_on) >= period.start,
             col(Pregnancy.registered_on) <= period.end,
-        )
+        ),
     ).all()
     for pid, current, registered_on in rows:
         village = cov.Moves(moved).village_on(pid, current, registered_on) if pid in moved else current
@@ -346,7 +351,8 @@ def _closures(
     """Transfers in and out, moves out of the system (迁出), losses (失访) and deaths, by the village the
     woman belonged to when they happened. A maternal death is counted once per pregnancy, whether recorded
     as an outcome, a closure or both."""
-    rows = db.execute(
+    rows = read(
+        db,
         sa_select(
             col(Closure.id),
             col(Closure.pregnancy_id),
@@ -358,7 +364,7 @@ def _closures(
         ).where(
             or_(scope.clause(Closure.from_village_code), scope.clause(Closure.to_village_code)),
             _during(Closure.closed_on, period, _ids_of(fixes, "closure"), Closure.id),
-        )
+        ),
     ).all()
     dead_mothers: dict[uuid.UUID, str] = {
         pid: v for v, d, pid in deliveries if d.outcome_type == "maternal_death"
@@ -415,10 +421,11 @@ def _high_risk(
         )
     )  # those delivered before the period drop out below, once their (corrected) outcome is read
     villages = dict(
-        db.execute(
+        read(
+            db,
             sa_select(_raw(Pregnancy.id), col(Pregnancy.village_code)).where(
                 col(Pregnancy.id).in_(candidates)
-            )
+            ),
         ).all()
     )
     if not villages:
@@ -427,10 +434,11 @@ def _high_risk(
 
     def by_pregnancy(*columns: Any, where: Sequence[Any] = ()) -> dict[uuid.UUID, list[Any]]:
         model = columns[0].class_
-        rows = db.execute(
+        rows = read(
+            db,
             sa_select(*(_raw(c) if c.key.endswith("id") else col(c) for c in columns)).where(
                 one_of(db, model.pregnancy_id, ids), *where
-            )
+            ),
         ).all()
         out: dict[uuid.UUID, list[Any]] = defaultdict(list)
         for r in cov.fixed(rows, raw_fixes):
@@ -462,7 +470,7 @@ def _high_risk(
             PrenatalVisit.visited_on,
             where=[col(PrenatalVisit.kind) != "urged", col(PrenatalVisit.id).in_(corrected)],
         )
-    for pid, visited_on in db.execute(latest).all():
+    for pid, visited_on in read(db, latest).all():
         prenatal[pid].append(SimpleNamespace(visited_on=visited_on))
     postnatal = by_pregnancy(
         PostnatalVisit.id,
@@ -472,7 +480,8 @@ def _high_risk(
     )
     # Only items not done (nor cancelled) by today and past their window can count against the case.
     items: dict[uuid.UUID, list[Any]] = defaultdict(list)
-    for item in db.execute(
+    for item in read(
+        db,
         sa_select(
             _raw(DueItem.pregnancy_id),
             col(DueItem.due_on),
@@ -487,7 +496,7 @@ def _high_risk(
             col(DueItem.window_end) < today,
             col(DueItem.done_on).is_(None),  # not is_open: that index would win over the pregnancy's
             col(DueItem.cancelled_on).is_(None),
-        )
+        ),
     ).all():
         items[item.pregnancy_id].append(item)
 

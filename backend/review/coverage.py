@@ -29,9 +29,9 @@ from backend.cases.models import (
 )
 from backend.cases.schedule_store import corrected
 from backend.lib.parsing import parse_date
-from backend.review.idlist import one_of
 from backend.review.indicators import Coverage, coverage_category
 from backend.review.periods import Period
+from backend.review.reads import one_of, read
 from backend.scope import Scope
 
 R = TypeVar("R")
@@ -52,7 +52,7 @@ def villages_in(db: Session, scope: Scope) -> list[Area]:
 
 def village_codes(db: Session, scope: Scope) -> list[str]:
     """The codes of the villages in scope (a column read: no Area objects)."""
-    rows = db.execute(sa_select(col(Area.code)).where(scope.clause(Area.code))).scalars().all()
+    rows = read(db, sa_select(col(Area.code)).where(scope.clause(Area.code))).scalars().all()
     return sorted(c for c in rows if c[9:] != "000")
 
 
@@ -60,7 +60,7 @@ def area_names(db: Session, scope: Scope) -> dict[str, str]:
     """Names of every area in scope and of the townships and county above it."""
     prefixes = {p[:6] for p in scope.prefixes}
     wide = Scope(tuple(sorted(prefixes)))
-    return {a.code: a.name for a in db.exec(select(Area).where(wide.clause(Area.code))).all()}
+    return dict(read(db, sa_select(col(Area.code), col(Area.name)).where(wide.clause(Area.code))).all())
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,8 @@ class Moves:
 
 
 def load_moves(db: Session, scope: Scope, fixes: dict[uuid.UUID, list[Correction]]) -> Moves:
-    rows = db.execute(
+    rows = read(
+        db,
         sa_select(
             col(Closure.id),
             col(Closure.pregnancy_id),
@@ -189,7 +190,7 @@ def load_moves(db: Session, scope: Scope, fixes: dict[uuid.UUID, list[Correction
         ).where(
             col(Closure.kind) == "transferred",
             or_(scope.clause(Closure.from_village_code), scope.clause(Closure.to_village_code)),
-        )
+        ),
     ).all()
     moves = Moves()
     for c in sorted(fixed(rows, fixes), key=lambda c: (c.closed_on, c.recorded_at)):
@@ -231,7 +232,7 @@ def overdue_by_village(db: Session, scope: Scope, today: date) -> dict[str, int]
         )
         .group_by(col(DueItem.village_code))
     )
-    return dict(db.execute(stmt).all())
+    return dict(read(db, stmt).all())
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -284,14 +285,15 @@ def coverage_counts(
         .group_by(col(DueItem.village_code), bucket, category)
     )
     counts: dict[CoverageKey, Counter[str]] = defaultdict(Counter)
-    for code, index, cat, n in db.exec(stmt).all():
+    for code, index, cat, n in read(db, stmt).all():
         counts[(code, index)][cat] += n
     moved = moves.ids
     if moved:
         # Taken back out where the grouped query counted them (a NOT IN there would cost a probe per item
         # and the pregnancy id in the index), counted again where they belonged on their due date.
         counted = set(codes) if codes else None
-        rows = db.execute(
+        rows = read(
+            db,
             sa_select(
                 col(DueItem.pregnancy_id),
                 col(DueItem.village_code),
@@ -304,7 +306,7 @@ def coverage_counts(
                 one_of(db, DueItem.pregnancy_id, moved),
                 col(DueItem.due_on) >= starts[0],
                 col(DueItem.due_on) <= end,
-            )
+            ),
         ).all()
         for pid, current, due_on, window_end, done_on, cancelled_on, missed_on in rows:
             index = max(i for i, s in enumerate(starts) if due_on >= s)

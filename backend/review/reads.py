@@ -1,14 +1,14 @@
-"""Long IN lists (hundreds of ids or village codes) bound as one parameter: a JSON array read by json_each on
-SQLite, an array literal cast on PostgreSQL. Binding each value on its own made SQLAlchemy render, and the
-driver parse and quote, a statement of hundreds of placeholders on every report; the plans are the same
-index seeks."""
+"""How the review reports read: column selects executed on the connection (no ORM row handling), and long IN
+lists (hundreds of ids or village codes) bound as one parameter — a JSON array read by json_each on SQLite, an
+array literal cast on PostgreSQL. Binding each value on its own made SQLAlchemy render, and the driver parse
+and quote, a statement of hundreds of placeholders on every report; the plans are the same index seeks."""
 
 import json
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, any_, bindparam, cast, func
+from sqlalchemy import ColumnElement, CursorResult, Executable, String, any_, bindparam, cast, func
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, col
@@ -24,3 +24,10 @@ def one_of(db: Session, column: Any, values: Iterable[Any]) -> ColumnElement[boo
     stored = [v.hex if isinstance(v, uuid.UUID) else v for v in values]
     listed = func.json_each(json.dumps(stored)).table_valued("value")
     return target.in_(sa_select(listed.c.value))
+
+
+def read(db: Session, stmt: Executable) -> CursorResult[*tuple[Any, ...]]:
+    """Run a column select on the session's connection: the ORM's per-row handling costs more than the
+    query on a county's report. Pending changes are flushed first, as the session's own execute would."""
+    db.flush()
+    return db.connection().execute(stmt)
