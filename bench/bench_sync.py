@@ -188,14 +188,17 @@ def apply_rate(
     cpu_median = statistics.median(cpu)
     replay = load.batch(size)
     push(replay)
-    started = time.perf_counter()
-    with Session(engine) as db:
-        ctx = BatchContext(
-            actor=actor, cipher=cipher, today=today, received_at=datetime.now(UTC), device_id="bench"
-        )
-        assert {r["status"] for r in apply_batch(db, ctx, replay)} == {"duplicate"}
-        db.commit()
-    replay_time = time.perf_counter() - started
+    replays = []
+    for _ in range(5):
+        started = time.perf_counter()
+        with Session(engine) as db:
+            ctx = BatchContext(
+                actor=actor, cipher=cipher, today=today, received_at=datetime.now(UTC), device_id="bench"
+            )
+            assert {r["status"] for r in apply_batch(db, ctx, replay)} == {"duplicate"}
+            db.commit()
+        replays.append(time.perf_counter() - started)
+    replay_time = statistics.median(replays)
     median = statistics.median(times)
     return {
         "median_s": median,
@@ -406,9 +409,9 @@ def main() -> None:
     use_fast_password_hashing()
     print(f"bench_sync — {machine()}")
     print(
-        f"Apply rate: {args.batches} batches of {args.size} (about 63% visits, 13.5% grades, 13.5% woman edits, "
-        f"10% new registrations) over {args.pregnancies} open pregnancies of one village (and those the "
-        f"batches register); apply + commit, in-process"
+        f"Apply rate: {args.batches} batches of {args.size} (about 63% visits, 13.5% grades, 13.5% woman "
+        f"edits, 10% new registrations) over {args.pregnancies} open pregnancies of one village (and those "
+        f"the batches register); apply + commit, in-process"
     )
     with sqlite_settings() as settings:
         engine = make_engine(settings)

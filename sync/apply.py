@@ -204,6 +204,10 @@ KINDS: dict[str, Handler] = {
     "edit_registration": _edit_registration,
 }
 ALL_KINDS = (*KINDS, "discard")
+CHECKS_FIRST = frozenset({"register", "visit", "risk", "outcome", "postnatal", "close", "edit_registration"})
+"""Kinds whose service makes every check before its first write: refused, they leave nothing to undo, so the
+quick way runs them without a savepoint of their own. A correction may still refuse after writing (a voided
+closure would reopen a case while the woman has another open pregnancy): it keeps its savepoint."""
 CREATES = {
     "register": ("id", "woman_id"),
     "outcome": ("id", *(f"babies-{i}-id" for i in range(forms.MAX_BABIES))),
@@ -284,6 +288,7 @@ class _Batch:
     """Bookkeeping of one push: results so far, rows to store, records a failed op would have created."""
 
     ctx: BatchContext
+    careful: bool = True  # every op in a savepoint, a fault answered `retry`; else a fault fails the batch
     seen: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
     rows: list[dict[str, Any]] = field(default_factory=list)
     resolutions: dict[uuid.UUID, str] = field(
@@ -293,20 +298,23 @@ class _Batch:
 
 
 def apply_batch(db: Session, batch: BatchContext, ops: Sequence[Any]) -> list[dict[str, Any]]:
-    """Apply each operation in order, each in its own savepoint; return one result per operation.
+    """Apply each operation in order, each on its own (a refused one changes nothing); one result each.
 
-    Due items are refreshed once per pregnancy at the end of the batch rather than after every write. Should
-    that fail, the whole batch is rolled back and applied again with a refresh after every write, so the fault
-    lands on one operation (`retry`) instead of the batch. The caller commits once, after this returns.
+    First the quick way: due items are refreshed once per pregnancy at the end of the batch rather than after
+    every write, and the kinds that make all their checks before writing (`CHECKS_FIRST`) skip their
+    savepoint, so their rows are written together. Should anything but a refusal fail that way, the whole
+    batch is rolled back and applied again the careful way — every operation in its own savepoint, due items
+    refreshed after each — so the fault lands on one operation (`retry`). The caller commits once, after this
+    returns.
     Operations refused for good are stored with their result, so a replay answers `duplicate`; operations that
     failed on the server (`retry`) are not: they can be sent again."""
     try:
         with deferred_refresh(db):
-            state, results = _apply_all(db, batch, ops)
+            state, results = _apply_all(db, batch, ops, careful=False)
     except Exception as exc:
-        log.error("sync: deferred refresh failed (%s); applying the batch op by op", fault(exc))
+        log.error("sync: the batch failed as a whole (%s); applying it op by op", fault(exc))
         db.rollback()
-        state, results = _apply_all(db, batch, ops)
+        state, results = _apply_all(db, batch, ops, careful=True)
     if state.rows:
         db.execute(insert(SyncOperation), state.rows)
     for status in ("replaced", "discarded"):
@@ -324,8 +332,10 @@ def apply_batch(db: Session, batch: BatchContext, ops: Sequence[Any]) -> list[di
     return results
 
 
-def _apply_all(db: Session, batch: BatchContext, ops: Sequence[Any]) -> tuple["_Batch", list[dict[str, Any]]]:
-    state = _Batch(batch)
+def _apply_all(
+    db: Session, batch: BatchContext, ops: Sequence[Any], *, careful: bool
+) -> tuple["_Batch", list[dict[str, Any]]]:
+    state = _Batch(batch, careful)
     known = _known_operations(db, ops)
     new_ops = [op for op in ops if isinstance(op, dict) and _uuid_or_none(op.get("op_id")) not in known]
     with prefetched(db, _records_named(new_ops)):
@@ -540,7 +550,10 @@ def _apply_kind(
         recorded_at=batch.device_time(recorded_at),
     )
     try:
-        with _savepoint(db):
+        if state.careful or kind not in CHECKS_FIRST:
+            with _savepoint(db):
+                outcome = KINDS[kind](db, ctx, data, batch)
+        else:  # refused before it adds anything; its rows are flushed with the next op's or the batch's
             outcome = KINDS[kind](db, ctx, data, batch)
     except ValidationFailed as exc:
         result = {"status": "rejected", "reason": "invalid", "errors": _errors(exc.errors, locale)}
@@ -565,6 +578,8 @@ def _apply_kind(
             "errors": _errors([FieldError("kind", NOT_ALLOWED)], locale),
         }
     except Exception as exc:  # a fault of ours: this op is answered `retry`, the others go on
+        if not state.careful:
+            raise  # the quick way cannot tell what a fault left behind: the batch is applied again carefully
         log.error("sync: a %s op failed on the server (%s)", kind, fault(exc))
         result = {"status": "retry", "reason": "server_error"}
     else:

@@ -146,18 +146,19 @@ def test_a_server_error_in_one_op_answers_it_retry_and_applies_the_others(
 ) -> None:
     ops = month_of_work(2)
     real = services.set_risk_grade
-    calls = {"n": 0}
+    doomed = uuid.UUID(ops[2]["data"]["id"])
+    failing = {"on": True}
 
-    def fails_once(*args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 1:
+    def fails_for_the_first_grade(db: Session, ctx: Any, data: Any) -> Any:
+        if failing["on"] and data.id == doomed:
             raise RuntimeError("disk on fire while writing 刘春梅 13912345678")
-        return real(*args, **kwargs)
+        return real(db, ctx, data)
 
-    monkeypatch.setattr(services, "set_risk_grade", fails_once)
+    monkeypatch.setattr(services, "set_risk_grade", fails_for_the_first_grade)
     with app_client(settings) as client:
         phone = Phone(client, "13800000001")
         first = phone.push(ops)
+        failing["on"] = False  # fixed; the phone sends what it still holds
         second = phone.push(ops)
     assert statuses(first) == ["applied", "applied", "retry", "applied"] * 1 + ["applied"] * 4
     assert first["results"][2]["reason"] == "server_error"
@@ -255,6 +256,31 @@ def test_of_two_edits_the_one_made_later_wins_though_its_rivals_clock_runs_ten_d
         assert fast_answer["results"][0]["winner"]["name"]["value"] == "李晚"
     loser = db.get(Correction, uuid.UUID(early_on_fast_phone["data"]["id"]))
     assert loser is not None and loser.superseded
+
+
+def test_a_fault_that_passes_is_absorbed_by_the_careful_second_attempt(
+    settings: Settings, cast: Cast, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The quick way fails the whole batch on a fault of ours; the careful way applies it again op by op, so a
+    fault that does not recur (a lock, a dropped connection) costs nothing."""
+    ops = month_of_work(2)
+    real = services.set_risk_grade
+    calls = {"n": 0}
+
+    def fails_once(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("database is locked")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(services, "set_risk_grade", fails_once)
+    with app_client(settings) as client:
+        body = Phone(client, "13800000001").push(ops)
+    assert statuses(body) == ["applied"] * len(ops)
+    assert calls["n"] == 3  # the failed call, then both grades in the careful attempt
+    assert count(db, RiskGrade) == 2 + 2
+    assert count(db, PrenatalVisit) == 4
+    assert count(db, SyncOperation) == len(ops)
 
 
 def test_a_case_whose_due_items_cannot_be_planned_holds_back_only_its_own_ops(

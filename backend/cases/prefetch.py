@@ -20,7 +20,7 @@ CHUNK = 500
 def prefetched(db: Session, ids: Mapping[type[SQLModel], Iterable[uuid.UUID]]) -> Iterator[None]:
     """Within the block, `stored(db, model, id)` answers for these ids without a query: rows found are in the
     session's identity map (held by the caller's reference to the block); ids not found are remembered as
-    absent until this session writes a row with that id. A rolled-back savepoint forgets them all."""
+    absent until this session adds a row with that id. A rollback forgets them all."""
     absent: set[tuple[type[SQLModel], uuid.UUID]] = set()
     rows: list[Any] = []  # held for the block: the identity map only keeps rows something refers to
     for model, wanted in ids.items():
@@ -38,19 +38,21 @@ def prefetched(db: Session, ids: Mapping[type[SQLModel], Iterable[uuid.UUID]]) -
 
 
 def stored(db: Session, model: type[M], record_id: uuid.UUID) -> M | None:
-    """`db.get`, without a query for an id the batch prefetch found missing and nobody has written since."""
+    """`db.get`, without a query for an id the batch prefetch found missing and nobody has added since. A row
+    added but not yet flushed is found too (`db.get` looks in the identity map, then the database, which
+    autoflushes it first)."""
     absent: set[tuple[type[SQLModel], uuid.UUID]] | None = db.info.get(ABSENT)
     if absent is not None and (model, record_id) in absent:
         return None
     return db.get(model, record_id)
 
 
-@event.listens_for(Session, "after_flush")
-def _written_is_no_longer_absent(session: Session, _context: Any) -> None:
+@event.listens_for(Session, "transient_to_pending")
+def _written_is_no_longer_absent(session: Session, obj: Any) -> None:
+    """A row added to the session, flushed or not, is found by `stored` from then on."""
     absent: set[tuple[type[SQLModel], Any]] | None = session.info.get(ABSENT)
     if absent:
-        for obj in session.new:
-            absent.discard((type(obj), getattr(obj, "id", None)))
+        absent.discard((type(obj), getattr(obj, "id", None)))
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -149,26 +149,26 @@ def prefetch_case_rows(db: Session, pregnancy_ids: Iterable[uuid.UUID]) -> None:
         kept.update(load_case_rows(db, chunk))
 
 
-@event.listens_for(Session, "after_flush")
-def _track_new_rows(session: Session, _context: Any) -> None:
-    """Keep the batch's copy of case rows current: every record just inserted joins its pregnancy's rows."""
+@event.listens_for(Session, "transient_to_pending")
+def _track_new_rows(session: Session, obj: Any) -> None:
+    """Keep the batch's copy of case rows current: every record added joins its pregnancy's rows at once,
+    flushed or not (a rolled-back savepoint drops the whole copy, see below)."""
     kept: dict[uuid.UUID, CaseRows] | None = session.info.get(BATCH_ROWS)
     if kept is None:
         return
-    for obj in session.new:
-        if isinstance(obj, Pregnancy):  # registered in this batch: nothing stored for it yet
-            kept.setdefault(obj.id, CaseRows())
-            continue
-        name = ROW_LISTS.get(type(obj))
-        if name is not None:
-            rows = kept.get(obj.pregnancy_id)
-            if rows is not None:
-                getattr(rows, name).append(obj)
-        elif isinstance(obj, Correction) and obj.kind != "edit":  # an edit changes a registration, not a row
-            for rows in kept.values():
-                if obj.target_id in rows.ids():
-                    rows.corrections.append(obj)
-                    break
+    if isinstance(obj, Pregnancy):  # registered in this batch: nothing stored for it yet
+        kept.setdefault(obj.id, CaseRows())
+        return
+    name = ROW_LISTS.get(type(obj))
+    if name is not None:
+        rows = kept.get(obj.pregnancy_id)
+        if rows is not None:
+            getattr(rows, name).append(obj)
+    elif isinstance(obj, Correction) and obj.kind != "edit":  # an edit changes a registration, not a row
+        for rows in kept.values():
+            if obj.target_id in rows.ids():
+                rows.corrections.append(obj)
+                break
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -115,9 +115,12 @@ def register_pregnancy(db: Session, ctx: WriteContext, data: RegistrationInput) 
 def _close_finished_pregnancy(db: Session, woman_id: uuid.UUID, on: date) -> None:
     """A new pregnancy ends the follow-up of an earlier one that already has its outcome; an earlier one
     still without an outcome blocks the registration (at most one open pregnancy per woman)."""
-    for p in db.exec(select(Pregnancy).where(Pregnancy.woman_id == woman_id, Pregnancy.status == "open")):
-        if CaseRecords(db, p).outcome is None:
-            raise _fail("name", ALREADY_OPEN)
+    earlier = db.exec(
+        select(Pregnancy).where(Pregnancy.woman_id == woman_id, Pregnancy.status == "open")
+    ).all()
+    if any(CaseRecords(db, p).outcome is None for p in earlier):  # checked before anything is written
+        raise _fail("name", ALREADY_OPEN)
+    for p in earlier:
         p.status, p.closed_on, p.close_reason = "closed", on, "completed"
         db.add(p)
-        db.flush()
+    db.flush()
