@@ -1,6 +1,7 @@
 """Settings and storage: SQLite in WAL mode by default, PostgreSQL from DATABASE_URL, secrets from files,
 production refusing weak secrets, due items refreshed in the writing transaction and queried on an index."""
 
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -107,6 +108,47 @@ def test_a_visit_closes_its_item_and_a_rejected_write_leaves_items_untouched(db:
         services.record_prenatal_visit(db, ctx, forms.read_prenatal_visit(bad))
     db.rollback()
     assert db.exec(select(DueItem.kind, DueItem.due_on).where(DueItem.pregnancy_id == pid)).all() == before
+
+
+def test_a_refresh_rewrites_only_the_items_that_changed(db: Session, cast: Cast) -> None:
+    """Stored items equal to the plan are left alone (same row ids); a visit replaces only what it changed;
+    and the stored items always equal a fresh plan."""
+    from backend.cases.models import Pregnancy
+    from backend.cases.schedule_store import CaseRecords, refresh_due_items, refresh_many
+    from backend.schedule import load_rules, plan_items
+
+    def stored(pid: object) -> dict[int, tuple[object, ...]]:
+        rows = db.exec(select(DueItem).where(DueItem.pregnancy_id == pid)).all()
+        return {r.id: (r.kind, r.seq, r.infant_id, r.due_on, r.done_on, r.missed_on, r.is_open) for r in rows}
+
+    today = date.today()
+    ctx = cast.ctx(cast.cadre_a, db, today)
+    pid = services.register_pregnancy(db, ctx, forms.read_registration(_registration(today))).pregnancy_id
+    db.commit()
+    before = stored(pid)
+    pregnancy = db.get(Pregnancy, pid)
+    assert pregnancy is not None
+    refresh_due_items(db, pregnancy)
+    refresh_many(db, [pid])
+    db.commit()
+    assert stored(pid) == before  # nothing changed, nothing rewritten: the same rows under the same ids
+    first = min((i for i in before.items() if i[1][0] == "village"), key=lambda i: i[1][3])
+    raw = {"pregnancy_id": str(pid), "visited_on": today.isoformat(), "kind": "home"}
+    services.record_prenatal_visit(db, ctx, forms.read_prenatal_visit(raw))
+    db.commit()
+    after = stored(pid)
+    kept = set(before) & set(after)
+    assert first[0] not in after  # the item the visit did was replaced
+    assert all(after[i] == before[i] for i in kept)  # a row kept is a row unchanged
+    unchanged = Counter(before.values()) & Counter(after.values())
+    assert len(kept) == sum(unchanged.values()) > 0  # and every unchanged row was kept
+    db.expire_all()
+    pregnancy = db.get(Pregnancy, pid)
+    assert pregnancy is not None
+    plan = plan_items(CaseRecords(db, pregnancy).facts(), load_rules(pregnancy.rules_version))
+    assert sorted((i.kind, i.seq, i.due_on, i.done_on) for i in plan) == sorted(
+        (v[0], v[1], v[3], v[4]) for v in after.values()
+    )
 
 
 def test_the_overdue_query_uses_the_scope_index(engine: Engine, db_kind: str) -> None:

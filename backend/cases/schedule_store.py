@@ -8,8 +8,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import event
-from sqlmodel import Session, SQLModel, col, delete, select
+from sqlalchemy import bindparam, event
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, SQLModel, col, select
 
 from backend.cases.models import (
     CaseChange,
@@ -280,18 +281,15 @@ def deferred_refresh(db: Session) -> Iterator[None]:
 def _refresh_now(db: Session, pregnancy: Pregnancy) -> CaseRecords:
     db.flush()  # the record just added is one of the facts
     records = CaseRecords(db, pregnancy)
-    db.exec(delete(DueItem).where(col(DueItem.pregnancy_id) == pregnancy.id))
-    rows = _item_rows(pregnancy, records)
-    if rows:  # one executemany; building ORM objects for every item cost more than the planning itself
-        db.execute(DUE_ITEM_TABLE.insert(), rows)
+    _rewrite_items(db, [pregnancy.id], _item_rows(pregnancy, records))
     db.add(CaseChange(pregnancy_id=pregnancy.id, village_code=pregnancy.village_code))
     _mark_high_risk(db, pregnancy, records)
     return records
 
 
 def refresh_many(db: Session, pregnancy_ids: Sequence[uuid.UUID]) -> None:
-    """`_refresh_now` for many pregnancies at once: read together, one delete and one insert of due items
-    and one of change-feed rows per 500 pregnancies."""
+    """`_refresh_now` for many pregnancies at once: read together, due items rewritten and change-feed rows
+    added with a few statements per 500 pregnancies."""
     for chunk in _chunks(list(pregnancy_ids), 500):
         pregnancies = db.exec(select(Pregnancy).where(col(Pregnancy.id).in_(chunk))).all()
         if not pregnancies:
@@ -304,10 +302,50 @@ def refresh_many(db: Session, pregnancy_ids: Sequence[uuid.UUID]) -> None:
             items.extend(_item_rows(pregnancy, records))
             changes.append({"pregnancy_id": pregnancy.id, "village_code": pregnancy.village_code, "at": now})
             _mark_high_risk(db, pregnancy, records)
-        db.exec(delete(DueItem).where(col(DueItem.pregnancy_id).in_([p.id for p in pregnancies])))
-        if items:
-            db.execute(DUE_ITEM_TABLE.insert(), items)
+        _rewrite_items(db, [p.id for p in pregnancies], items)
         db.execute(CASE_CHANGE_TABLE.insert(), changes)
+
+
+ITEM_VALUES = (
+    "pregnancy_id",
+    "infant_id",
+    "kind",
+    "seq",
+    "window_start",
+    "due_on",
+    "window_end",
+    "done_on",
+    "done_by",
+    "cancelled_on",
+    "missed_on",
+    "is_open",
+    "village_code",
+    "rules_version",
+)
+_STORED_ITEMS = sa_select(DUE_ITEM_TABLE.c.id, *(DUE_ITEM_TABLE.c[name] for name in ITEM_VALUES)).where(
+    DUE_ITEM_TABLE.c.pregnancy_id.in_(bindparam("ids", expanding=True))
+)
+
+
+def _rewrite_items(db: Session, pregnancy_ids: list[uuid.UUID], planned: list[dict[str, Any]]) -> None:
+    """Make the stored due items of these pregnancies exactly `planned`: rows that differ are deleted, rows
+    missing inserted, the rest left alone. A visit changes one or two items of a pregnancy's twenty or so, and
+    writing rows costs far more than reading them."""
+    stale: dict[tuple[Any, ...], list[int]] = {}
+    for row in db.connection().execute(_STORED_ITEMS, {"ids": pregnancy_ids}):
+        stale.setdefault(tuple(row[1:]), []).append(row[0])
+    missing = []
+    for item in planned:
+        same = stale.get(tuple(item[name] for name in ITEM_VALUES))
+        if same:
+            same.pop()
+        else:
+            missing.append(item)
+    gone = [row_id for ids in stale.values() for row_id in ids]
+    for i in range(0, len(gone), 500):
+        db.execute(DUE_ITEM_TABLE.delete().where(DUE_ITEM_TABLE.c.id.in_(gone[i : i + 500])))
+    if missing:  # one executemany; building ORM objects for every item cost more than the planning itself
+        db.execute(DUE_ITEM_TABLE.insert(), missing)
 
 
 def _mark_high_risk(db: Session, pregnancy: Pregnancy, records: CaseRecords) -> None:
