@@ -7,7 +7,7 @@ import json
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -231,6 +231,13 @@ def test_a_phone_set_to_another_time_zone_proposes_the_services_date_offline(
             "(() => { const d = new Date(); return [d.getFullYear(), d.getMonth() + 1, d.getDate()]; })()"
         )
         assert date(*phone_day) != today  # the phone's own zone is on another day
+        # The last sync is told on the service's clock (what the supervisor sees), not the phone's.
+        page.reload()
+        page.locator("html[data-ready=true]").wait_for(state="attached")
+        synced = page.locator("#sync-state").get_attribute("title") or ""
+        china = datetime.now(ZoneInfo("Asia/Shanghai"))
+        told = {f"今天 {m:%H:%M}" for m in (china - timedelta(minutes=1), china)}
+        assert any(synced.endswith(hm) for hm in told), synced
         context.set_offline(True)
         page.goto(f"/p/{case.pregnancy_id}/visit")
         page.locator("html[data-ready=true]").wait_for(state="attached")  # the form is prepared

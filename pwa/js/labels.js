@@ -88,15 +88,39 @@ export function formatDate(iso) {
   return `${Number(d)} ${month} ${y}`;
 }
 
-/** A moment as 今天 14:05 / 11月22日 14:05 (English: today 14:05 / 22 Nov 14:05). */
+/** The service zone's offset from UTC in minutes, as the last sync told it (kept where pages read it at once);
+    null before any sync. */
+const ZONE_KEY = 'suifang-utc-offset-min'; // sync.js keeps it there at every sync
+function serviceZone() {
+  try {
+    const kept = globalThis.localStorage?.getItem(ZONE_KEY);
+    return kept === null || kept === undefined ? null : Number(kept);
+  } catch { return null; }
+}
+
+/** Year, month, day, hour and minute of a moment in the service's zone (the phone's own before any sync). */
+function wallClock(when) {
+  const zone = serviceZone();
+  if (zone === null || Number.isNaN(zone)) {
+    return [when.getFullYear(), when.getMonth() + 1, when.getDate(), when.getHours(), when.getMinutes()];
+  }
+  const s = new Date(when.getTime() + zone * 60000);
+  return [s.getUTCFullYear(), s.getUTCMonth() + 1, s.getUTCDate(), s.getUTCHours(), s.getUTCMinutes()];
+}
+
+/** A moment as 今天 14:05 / 11月22日 14:05 (English: today 14:05 / 22 Nov 14:05), on the service's clock: a
+    phone set to another zone shows the times its supervisor sees. */
 export function formatMoment(iso) {
   if (!iso) return '';
   const when = new Date(iso);
-  const hm = when.toLocaleTimeString(english() ? 'en-GB' : 'zh-CN', { hour: '2-digit', minute: '2-digit' });
-  if (when.toDateString() === new Date().toDateString()) return `${t('今天', 'today')} ${hm}`;
+  if (Number.isNaN(when.getTime())) return '';
+  const [y, mo, d, h, mi] = wallClock(when);
+  const [ty, tmo, td] = wallClock(new Date());
+  const hm = `${String(h).padStart(2, '0')}:${String(mi).padStart(2, '0')}`;
+  if (y === ty && mo === tmo && d === td) return `${t('今天', 'today')} ${hm}`;
   const day = english()
-    ? when.toLocaleDateString('en-GB', { day: 'numeric', month: 'short' })
-    : `${when.getMonth() + 1}月${when.getDate()}日`;
+    ? `${d} ${new Date(Date.UTC(2000, mo - 1, 1)).toLocaleString('en', { month: 'short', timeZone: 'UTC' })}`
+    : `${mo}月${d}日`;
   return `${day} ${hm}`;
 }
 

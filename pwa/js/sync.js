@@ -50,6 +50,7 @@
     if (typeof body.utc_offset_min === 'number') {
       // The service's zone: the day turns at its midnight, whatever zone the phone is set to.
       await outbox.setMeta('utc_offset_min', body.utc_offset_min);
+      try { globalThis.localStorage?.setItem('suifang-utc-offset-min', String(body.utc_offset_min)); } catch { /* a worker */ }
     }
     return body;
   }
