@@ -136,11 +136,27 @@ def load_cohort(
     moves: cov.Moves,
 ) -> Cohort:
     events: dict[str, Events] = defaultdict(Events)
-    deliveries = _deliveries(db, scope, period, fixes, moves, events)
-    _registrations(db, scope, period, moves, events)
+    key = _raw_key(db)
+    raw = _Raw(
+        _in_scope(scope, moves),
+        cov.Moves({key(k): v for k, v in moves.by_pregnancy.items()}),
+        {key(k): v for k, v in fixes.items()},
+    )
+    deliveries = _deliveries(db, scope, period, fixes, raw, events)
+    _registrations(db, scope, period, raw, events)
     _closures(db, scope, period, fixes, deliveries, events)
-    high_risk = _high_risk(db, scope, period, today, fixes, moves)
+    high_risk = _high_risk(db, scope, period, today, fixes, raw)
     return Cohort([(v, d) for v, d, _ in deliveries], high_risk, dict(events))
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """What the queries of one load share: the scope clause (it binds uuids), and the transfers and
+    corrections keyed by ids as `_raw` reads them."""
+
+    in_scope: ColumnElement[bool]
+    moves: cov.Moves
+    fixes: dict[Any, list[Correction]]
 
 
 def _deliveries(
@@ -148,17 +164,14 @@ def _deliveries(
     scope: Scope,
     period: Period,
     fixes: dict[uuid.UUID, list[Correction]],
-    moves: cov.Moves,
+    raw: "_Raw",
     events: dict[str, Events],
-) -> list[tuple[str, Delivery, uuid.UUID]]:
+) -> list[tuple[str, Delivery, uuid.UUID | None]]:
     """Outcomes dated in the period with their babies, standard checks and postnatal visits. Ids are read
-    as stored (`_raw`): turning tens of thousands of them into UUID objects was most of a year's cost."""
-    key = _raw_key(db)
-    in_scope = _in_scope(scope, moves)  # binds uuids: built before the moves are keyed by raw ids
-    moves = cov.Moves({key(k): v for k, v in moves.by_pregnancy.items()})
-    raw_fixes = {key(k): v for k, v in fixes.items()}
+    as text (`_raw`): turning tens of thousands of them into UUID objects was most of a year's cost."""
+    moves, raw_fixes = raw.moves, raw.fixes
     where = [
-        in_scope,
+        raw.in_scope,
         _during(Outcome.outcome_on, period, _ids_of(fixes, "outcome"), Outcome.id),
     ]
     rows = read(
@@ -287,7 +300,7 @@ def _deliveries(
         for text in days_text.split(","):
             note(pid, infant_id, covers_mother, date.fromisoformat(text[:10]))
 
-    out: list[tuple[str, Delivery, uuid.UUID]] = []
+    out: list[tuple[str, Delivery, uuid.UUID | None]] = []
     for o in sorted(outcomes, key=lambda o: (o.outcome_on, str(o.id))):
         pid = o.pregnancy_id
         village = moves.village_on(pid, o.village_code, o.outcome_on)
@@ -306,7 +319,8 @@ def _deliveries(
                 for i in babies.get(o.id, ())
             ),
         )
-        out.append((village, delivery, uuid.UUID(str(pid))))
+        dead = o.outcome_type == "maternal_death"  # the one use of the id, by _closures
+        out.append((village, delivery, uuid.UUID(pid) if dead else None))
         e = events[village]
         e.outcomes[o.outcome_type] += 1
         if o.outcome_type == "live_birth":
@@ -321,21 +335,18 @@ def _deliveries(
     return out
 
 
-def _registrations(
-    db: Session, scope: Scope, period: Period, moves: cov.Moves, events: dict[str, Events]
-) -> None:
-    key = _raw_key(db)
-    moved = {key(k): v for k, v in moves.by_pregnancy.items()}
+def _registrations(db: Session, scope: Scope, period: Period, raw: _Raw, events: dict[str, Events]) -> None:
+    moves = raw.moves
     rows = read(
         db,
         sa_select(_raw(Pregnancy.id), col(Pregnancy.village_code), col(Pregnancy.registered_on)).where(
-            _in_scope(scope, moves),
+            raw.in_scope,
             col(Pregnancy.registered_on) >= period.start,
             col(Pregnancy.registered_on) <= period.end,
         ),
     ).all()
     for pid, current, registered_on in rows:
-        village = cov.Moves(moved).village_on(pid, current, registered_on) if pid in moved else current
+        village = moves.village_on(pid, current, registered_on)
         if scope.covers(village):
             events[village].registrations += 1
 
@@ -345,7 +356,7 @@ def _closures(
     scope: Scope,
     period: Period,
     fixes: dict[uuid.UUID, list[Correction]],
-    deliveries: Sequence[tuple[str, Delivery, uuid.UUID]],
+    deliveries: Sequence[tuple[str, Delivery, uuid.UUID | None]],
     events: dict[str, Events],
 ) -> None:
     """Transfers in and out, moves out of the system (迁出), losses (失访) and deaths, by the village the
@@ -366,9 +377,7 @@ def _closures(
             _during(Closure.closed_on, period, _ids_of(fixes, "closure"), Closure.id),
         ),
     ).all()
-    dead_mothers: dict[uuid.UUID, str] = {
-        pid: v for v, d, pid in deliveries if d.outcome_type == "maternal_death"
-    }
+    dead_mothers: dict[uuid.UUID, str] = {pid: v for v, _, pid in deliveries if pid is not None}
     for c in cov.fixed(rows, fixes):
         if not period.contains(c.closed_on):
             continue
@@ -399,13 +408,10 @@ def _high_risk(
     period: Period,
     today: date,
     fixes: dict[uuid.UUID, list[Correction]],
-    moves: cov.Moves,
+    raw: _Raw,
 ) -> list[tuple[str, HighRiskCase]]:
     """Pregnancies whose latest grade was orange, red or purple while they were followed in the period."""
-    key = _raw_key(db)
-    in_scope = _in_scope(scope, moves)  # binds uuids: built before the moves are keyed by raw ids
-    moves = cov.Moves({key(k): v for k, v in moves.by_pregnancy.items()})
-    raw_fixes = {key(k): v for k, v in fixes.items()}
+    in_scope, moves, raw_fixes = raw.in_scope, raw.moves, raw.fixes
     high = or_(col(RiskGrade.colour).in_(HIGH_COLOURS), col(RiskGrade.purple).is_(True))
     candidates = (
         select(RiskGrade.pregnancy_id)
