@@ -438,12 +438,14 @@ def _high_risk(
         return []
     ids = sorted(villages)  # an id list from here on: the subquery would run again for every table
 
-    def by_pregnancy(*columns: Any, where: Sequence[Any] = ()) -> dict[uuid.UUID, list[Any]]:
+    def by_pregnancy(
+        pregnancies: Sequence[Any], *columns: Any, where: Sequence[Any] = ()
+    ) -> dict[uuid.UUID, list[Any]]:
         model = columns[0].class_
         rows = read(
             db,
             sa_select(*(_raw(c) if c.key.endswith("id") else col(c) for c in columns)).where(
-                one_of(db, model.pregnancy_id, ids), *where
+                one_of(db, model.pregnancy_id, pregnancies), *where
             ),
         ).all()
         out: dict[uuid.UUID, list[Any]] = defaultdict(list)
@@ -451,7 +453,15 @@ def _high_risk(
             out[r.pregnancy_id].append(r)
         return out
 
+    # The outcome, then the grades, decide who is counted: the visits and items are read for those only.
+    outcomes = by_pregnancy(ids, Outcome.id, Outcome.pregnancy_id, Outcome.outcome_on)
+    as_of: dict[Any, date] = {}
+    for pid in ids:
+        outcome = min(outcomes.get(pid, []), key=lambda o: o.outcome_on, default=None)
+        if outcome is None or outcome.outcome_on >= period.start:
+            as_of[pid] = min(period.end, outcome.outcome_on) if outcome else period.end
     grades = by_pregnancy(
+        list(as_of),
         RiskGrade.id,
         RiskGrade.pregnancy_id,
         RiskGrade.assessed_on,
@@ -459,18 +469,35 @@ def _high_risk(
         RiskGrade.purple,
         RiskGrade.recorded_at,
     )
-    outcomes = by_pregnancy(Outcome.id, Outcome.pregnancy_id, Outcome.outcome_on)
+    graded: dict[Any, date] = {}
+    for pid, day in as_of.items():
+        ordered = sorted(
+            (g for g in grades.get(pid, []) if g.assessed_on <= day),
+            key=lambda g: (g.assessed_on, g.recorded_at),
+        )
+        if not ordered or not is_high_risk(ordered[-1].colour, ordered[-1].purple):
+            continue
+        graded_on = ordered[-1].assessed_on
+        for g in reversed(ordered):  # the start of the current run of high grades
+            if not is_high_risk(g.colour, g.purple):
+                break
+            graded_on = g.assessed_on
+        graded[pid] = graded_on
+    if not graded:
+        return []
+    kept = list(graded)
     # The latest visit is all the rate needs; corrected visits are read one by one (they are rare).
     corrected = [tid for tid, cs in fixes.items() if any(c.target_type == "prenatal_visit" for c in cs)]
     prenatal: dict[uuid.UUID, list[Any]] = defaultdict(list)
     latest = (
         sa_select(_raw(PrenatalVisit.pregnancy_id), func.max(PrenatalVisit.visited_on).label("visited_on"))
-        .where(one_of(db, PrenatalVisit.pregnancy_id, ids), col(PrenatalVisit.kind) != "urged")
+        .where(one_of(db, PrenatalVisit.pregnancy_id, kept), col(PrenatalVisit.kind) != "urged")
         .group_by(col(PrenatalVisit.pregnancy_id))
     )
     if corrected:
         latest = latest.where(col(PrenatalVisit.id).not_in(corrected))
         prenatal = by_pregnancy(
+            kept,
             PrenatalVisit.id,
             PrenatalVisit.pregnancy_id,
             PrenatalVisit.visited_on,
@@ -479,12 +506,14 @@ def _high_risk(
     for pid, visited_on in read(db, latest).all():
         prenatal[pid].append(SimpleNamespace(visited_on=visited_on))
     postnatal = by_pregnancy(
+        kept,
         PostnatalVisit.id,
         PostnatalVisit.pregnancy_id,
         PostnatalVisit.visited_on,
         where=[col(PostnatalVisit.covers_mother).is_(True)],
     )
-    # Only items not done (nor cancelled) by today and past their window can count against the case.
+    # Only items not done (nor cancelled) by today and past their window, due since the grading, can count
+    # against the case.
     items: dict[uuid.UUID, list[Any]] = defaultdict(list)
     for item in read(
         db,
@@ -496,8 +525,9 @@ def _high_risk(
             col(DueItem.cancelled_on),
             col(DueItem.missed_on),
         ).where(
-            one_of(db, DueItem.pregnancy_id, ids),
+            one_of(db, DueItem.pregnancy_id, kept),
             col(DueItem.infant_id).is_(None),
+            col(DueItem.due_on) >= min(graded.values()),
             col(DueItem.due_on) <= period.end,
             col(DueItem.window_end) < today,
             col(DueItem.done_on).is_(None),  # not is_open: that index would win over the pregnancy's
@@ -507,22 +537,7 @@ def _high_risk(
         items[item.pregnancy_id].append(item)
 
     out: list[tuple[str, HighRiskCase]] = []
-    for pid in ids:
-        outcome = min(outcomes.get(pid, []), key=lambda o: o.outcome_on, default=None)
-        if outcome is not None and outcome.outcome_on < period.start:
-            continue
-        as_of = min(period.end, outcome.outcome_on) if outcome else period.end
-        ordered = sorted(
-            (g for g in grades.get(pid, []) if g.assessed_on <= as_of),
-            key=lambda g: (g.assessed_on, g.recorded_at),
-        )
-        if not ordered or not is_high_risk(ordered[-1].colour, ordered[-1].purple):
-            continue
-        graded_on = ordered[-1].assessed_on
-        for g in reversed(ordered):  # the start of the current run of high grades
-            if not is_high_risk(g.colour, g.purple):
-                break
-            graded_on = g.assessed_on
+    for pid, graded_on in graded.items():
         visits = [v.visited_on for v in prenatal.get(pid, [])]
         visits += [v.visited_on for v in postnatal.get(pid, [])]
         overdue = sum(
