@@ -32,7 +32,7 @@ from backend.cases.models import (
 from backend.cases.models import (
     Outcome as OutcomeRow,
 )
-from backend.cases.prefetch import prefetched, stored
+from backend.cases.prefetch import prefetched, rows_by, stored
 from backend.cases.schedule_store import deferred_refresh, prefetch_case_rows
 from backend.cases.services import Forbidden, NotFound, WriteContext, Written
 from backend.lib.fieldcrypt import FieldCipher
@@ -180,9 +180,7 @@ def _edit_registration(db: Session, ctx: WriteContext, data: dict[str, Any], bat
 
 def _winners(db: Session, mine: Correction) -> dict[str, dict[str, Any]]:
     """For each field our edit lost: the value and device time of the later edit that holds it."""
-    edits = db.exec(
-        select(Correction).where(Correction.target_id == mine.target_id, Correction.kind == "edit")
-    ).all()
+    edits = [c for c in rows_by(db, Correction, "target_id", mine.target_id) if c.kind == "edit"]
     ours = (mine.recorded_at, str(mine.id))
     out: dict[str, dict[str, Any]] = {}
     for name in json.loads(mine.changes):
@@ -338,7 +336,7 @@ def _apply_all(
     state = _Batch(batch, careful)
     known = _known_operations(db, ops)
     new_ops = [op for op in ops if isinstance(op, dict) and _uuid_or_none(op.get("op_id")) not in known]
-    with prefetched(db, _records_named(new_ops)):
+    with prefetched(db, _records_named(new_ops), _related_named(new_ops)):
         prefetch_case_rows(db, _pregnancies_named(new_ops))
         return state, [_apply_one(db, state, known, op) for op in ops]
 
@@ -390,6 +388,27 @@ def _records_named(ops: Iterable[dict[str, Any]]) -> dict[type[SQLModel], list[u
         for model, value in ids:
             if (record_id := _uuid_or_none(value)) is not None:
                 out[model].append(record_id)
+    return out
+
+
+def _related_named(ops: Iterable[dict[str, Any]]) -> dict[tuple[type[SQLModel], str], list[uuid.UUID]]:
+    """The rows a batch's operations look up by a foreign key: the pregnancies of each woman registered or
+    edited (a new pregnancy closes a finished one; an edit of her details tells each of her cases), and the
+    earlier edits of each registration edited (the later edit of a field wins)."""
+    out: dict[tuple[type[SQLModel], str], list[uuid.UUID]] = {
+        (Pregnancy, "woman_id"): [],
+        (Correction, "target_id"): [],
+    }
+    for op in ops:
+        data = op.get("data")
+        if not isinstance(data, dict):
+            continue
+        if op.get("kind") == "register" and (woman := _uuid_or_none(data.get("woman_id"))) is not None:
+            out[(Pregnancy, "woman_id")].append(woman)
+        elif op.get("kind") == "edit_registration" and (target := _uuid_or_none(data.get("target_id"))):
+            out[(Correction, "target_id")].append(target)
+            if data.get("target_type") == "woman":
+                out[(Pregnancy, "woman_id")].append(target)
     return out
 
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 
 from annotated_types import MaxLen
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from backend.accounts.services import audit
 from backend.cases import rules
@@ -34,7 +34,7 @@ from backend.cases.models import (
     RiskGrade,
     Woman,
 )
-from backend.cases.prefetch import stored
+from backend.cases.prefetch import rows_by, stored
 from backend.cases.schedule_store import CaseRecords, as_json_dict, refresh_due_items
 from backend.cases.services.common import (
     ALREADY_OPEN,
@@ -322,9 +322,7 @@ def edit_registration(
     recorded_at = ctx.recorded_at or utcnow()
     # Every earlier edit counts, superseded or not: one superseded for another field may still hold the
     # latest value of this one. Ties on device time go to the larger edit id: arrival order never decides.
-    edits = db.exec(
-        select(Correction).where(col(Correction.target_id) == target_id, Correction.kind == "edit")
-    ).all()
+    edits = [c for c in rows_by(db, Correction, "target_id", target_id) if c.kind == "edit"]
     ours = (recorded_at, str(edit_id))
     applied: dict[str, object] = {}
     for name, value in typed.items():
@@ -358,7 +356,7 @@ def edit_registration(
     if pregnancy is not None:
         refresh_due_items(db, pregnancy)
     else:  # the woman's details are part of each of her cases that phones hold
-        for p in db.exec(select(Pregnancy).where(Pregnancy.woman_id == target_id)):
+        for p in rows_by(db, Pregnancy, "woman_id", target_id):
             db.add(CaseChange(pregnancy_id=p.id, village_code=p.village_code))
     audit(db, ctx.actor.user_id, f"edit_{target_type}", target_type, str(target_id), device=ctx.device_id)
     return Written(correction.id, pregnancy.id if pregnancy else target_id)

@@ -3,13 +3,13 @@
 import uuid
 from datetime import date
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from backend.accounts.services import audit
 from backend.cases import rules
 from backend.cases.forms import RegistrationInput
 from backend.cases.models import Pregnancy, RiskGrade, Woman
-from backend.cases.prefetch import stored
+from backend.cases.prefetch import rows_by, stored
 from backend.cases.schedule_store import CaseRecords, refresh_due_items
 from backend.cases.services.common import (
     ALREADY_OPEN,
@@ -115,9 +115,7 @@ def register_pregnancy(db: Session, ctx: WriteContext, data: RegistrationInput) 
 def _close_finished_pregnancy(db: Session, woman_id: uuid.UUID, on: date) -> None:
     """A new pregnancy ends the follow-up of an earlier one that already has its outcome; an earlier one
     still without an outcome blocks the registration (at most one open pregnancy per woman)."""
-    earlier = db.exec(
-        select(Pregnancy).where(Pregnancy.woman_id == woman_id, Pregnancy.status == "open")
-    ).all()
+    earlier = [p for p in rows_by(db, Pregnancy, "woman_id", woman_id) if p.status == "open"]
     if any(CaseRecords(db, p).outcome is None for p in earlier):  # checked before anything is written
         raise _fail("name", ALREADY_OPEN)
     for p in earlier:
