@@ -11,9 +11,9 @@ from datetime import date, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, cast, func, or_
+from sqlalchemy import ColumnElement, String, and_, cast, exists, func, or_
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from backend.cases.models import (
     Closure,
@@ -32,7 +32,6 @@ from backend.review.indicators import (
     Baby,
     Delivery,
     HighRiskCase,
-    coverage_category,
 )
 from backend.review.periods import Period
 from backend.review.reads import one_of, read
@@ -412,28 +411,24 @@ def _high_risk(
 ) -> list[tuple[str, HighRiskCase]]:
     """Pregnancies whose latest grade was orange, red or purple while they were followed in the period."""
     in_scope, moves, raw_fixes = raw.in_scope, raw.moves, raw.fixes
-    high = or_(col(RiskGrade.colour).in_(HIGH_COLOURS), col(RiskGrade.purple).is_(True))
-    candidates = (
-        select(RiskGrade.pregnancy_id)
-        .join(Pregnancy, col(Pregnancy.id) == RiskGrade.pregnancy_id)
-        .where(
-            in_scope,
-            high,
-            col(RiskGrade.assessed_on) <= period.end,
-            col(Pregnancy.registered_on) <= period.end,
-            # prenatal follow-up runs to 45 weeks at most (schedule rules: last_gestational_day)
-            col(Pregnancy.edd) >= period.start - timedelta(days=PRENATAL_TAIL_DAYS),
-            or_(col(Pregnancy.closed_on).is_(None), col(Pregnancy.closed_on) >= period.start),
-        )
-    )  # those delivered before the period drop out below, once their (corrected) outcome is read
+    graded_high = exists().where(
+        col(RiskGrade.pregnancy_id) == Pregnancy.id,
+        or_(col(RiskGrade.colour).in_(HIGH_COLOURS), col(RiskGrade.purple).is_(True)),
+        col(RiskGrade.assessed_on) <= period.end,
+    )
     villages = dict(
         read(
             db,
             sa_select(_raw(Pregnancy.id), col(Pregnancy.village_code)).where(
-                col(Pregnancy.id).in_(candidates)
+                in_scope,
+                col(Pregnancy.registered_on) <= period.end,
+                # prenatal follow-up runs to 45 weeks at most (schedule rules: last_gestational_day)
+                col(Pregnancy.edd) >= period.start - timedelta(days=PRENATAL_TAIL_DAYS),
+                or_(col(Pregnancy.closed_on).is_(None), col(Pregnancy.closed_on) >= period.start),
+                graded_high,
             ),
         ).all()
-    )
+    )  # those delivered before the period drop out below, once their (corrected) outcome is read
     if not villages:
         return []
     ids = sorted(villages)  # an id list from here on: the subquery would run again for every table
@@ -512,19 +507,12 @@ def _high_risk(
         PostnatalVisit.visited_on,
         where=[col(PostnatalVisit.covers_mother).is_(True)],
     )
-    # Only items not done (nor cancelled) by today and past their window, due since the grading, can count
-    # against the case.
-    items: dict[uuid.UUID, list[Any]] = defaultdict(list)
-    for item in read(
+    # The items that count against the case: due since the grading, neither done nor cancelled, window over
+    # by today — each of them overdue or missed (coverage_category), so their due dates are all it takes.
+    items: dict[uuid.UUID, list[date]] = defaultdict(list)
+    for pid, due_on in read(
         db,
-        sa_select(
-            _raw(DueItem.pregnancy_id),
-            col(DueItem.due_on),
-            col(DueItem.window_end),
-            col(DueItem.done_on),
-            col(DueItem.cancelled_on),
-            col(DueItem.missed_on),
-        ).where(
+        sa_select(_raw(DueItem.pregnancy_id), col(DueItem.due_on)).where(
             one_of(db, DueItem.pregnancy_id, kept),
             col(DueItem.infant_id).is_(None),
             col(DueItem.due_on) >= min(graded.values()),
@@ -534,19 +522,13 @@ def _high_risk(
             col(DueItem.cancelled_on).is_(None),
         ),
     ).all():
-        items[item.pregnancy_id].append(item)
+        items[pid].append(due_on)
 
     out: list[tuple[str, HighRiskCase]] = []
     for pid, graded_on in graded.items():
         visits = [v.visited_on for v in prenatal.get(pid, [])]
         visits += [v.visited_on for v in postnatal.get(pid, [])]
-        overdue = sum(
-            1
-            for i in items.get(pid, [])
-            if i.due_on >= graded_on
-            and coverage_category(today, i.window_end, i.done_on, i.cancelled_on, i.missed_on)
-            in ("overdue", "missed")
-        )
+        overdue = sum(1 for due_on in items.get(pid, []) if due_on >= graded_on)
         village = moves.village_on(pid, villages[pid], min(period.end, today))
         if scope.covers(village):
             out.append((village, HighRiskCase(graded_on, tuple(sorted(visits)), overdue)))
