@@ -7,7 +7,7 @@ import logging
 import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, update
 from sqlmodel import Session, SQLModel, col, select
 
-from backend.accounts.services import Actor
+from backend.accounts.services import Actor, audit_buffered, audit_unbuffered
 from backend.cases import forms, queries, services
 from backend.cases.forms import REQUIRED
 from backend.cases.models import (
@@ -336,7 +336,8 @@ def _apply_all(
     state = _Batch(batch, careful)
     known = _known_operations(db, ops)
     new_ops = [op for op in ops if isinstance(op, dict) and _uuid_or_none(op.get("op_id")) not in known]
-    with prefetched(db, _records_named(new_ops), _related_named(new_ops)):
+    buffered = nullcontext() if careful else audit_buffered(db)
+    with buffered, prefetched(db, _records_named(new_ops), _related_named(new_ops)):
         prefetch_case_rows(db, _pregnancies_named(new_ops))
         return state, [_apply_one(db, state, known, op) for op in ops]
 
@@ -570,7 +571,7 @@ def _apply_kind(
     )
     try:
         if state.careful or kind not in CHECKS_FIRST:
-            with _savepoint(db):
+            with audit_unbuffered(db), _savepoint(db):
                 outcome = KINDS[kind](db, ctx, data, batch)
         else:  # refused before it adds anything; its rows are flushed with the next op's or the batch's
             outcome = KINDS[kind](db, ctx, data, batch)

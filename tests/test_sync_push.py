@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, event, func
 from sqlmodel import Session, SQLModel, col, select
 
-from backend.accounts.models import User
+from backend.accounts.models import AuditEntry, User
 from backend.cases.models import Pregnancy, PrenatalVisit, RiskGrade, Woman
 from backend.lib.clock import local_today
 from backend.settings import Settings
@@ -442,3 +442,49 @@ def test_a_batch_reads_its_records_together_not_one_query_per_operation(
     assert set(statuses(body)) == {"applied"}
     # 65 operations; per-operation lookups would be ≥ 130 statements (the record by id, its pregnancy)
     assert len(selects) < 30, len(selects)
+
+
+def test_each_applied_op_is_audited_once_and_a_refused_one_not_at_all(
+    settings: Settings, cast: Cast, db: Session
+) -> None:
+    """A batch writes its audit entries together at its end: one per record written, with the author and
+    device, none for an operation refused (before or after it wrote), none twice for a replay."""
+    today = server_today()
+    reg = register_op()
+    pid = reg["data"]["id"]
+    visit = visit_op(pid, today - timedelta(days=5))
+    early = visit_op(pid, today - timedelta(days=300))  # before registration: refused before writing
+    # Refused after writing: voiding the closure of her first pregnancy would reopen it while a second one
+    # is open; the correction and its audit entry were already written when the check failed.
+    closure = op(
+        "close",
+        {"id": str(uuid.uuid4()), "pregnancy_id": pid, "kind": "moved_out", "closed_on": today.isoformat()},
+    )
+    second = register_op(woman_id=reg["data"]["woman_id"], registered_on=today)
+    void = op(
+        "correct",
+        {
+            "id": str(uuid.uuid4()),
+            "target_type": "closure",
+            "target_id": closure["data"]["id"],
+            "kind": "void",
+            "reason": "登记错了",
+        },
+    )
+    batch = [reg, visit, early, closure, second, void]
+    with app_client(settings) as client:
+        phone = Phone(client, "13800000001", device_id="phone-7")
+        body = phone.push(batch)
+        phone.push(batch)
+    assert statuses(body) == ["applied", "applied", "rejected", "applied", "applied", "rejected"]
+    assert body["results"][5]["errors"][0]["field"] == "kind"
+    entries = db.exec(select(AuditEntry).where(col(AuditEntry.device) == "phone-7")).all()
+    assert sorted((e.action, e.target_id) for e in entries) == sorted(
+        [
+            ("register_pregnancy", pid),
+            ("prenatal_visit", visit["data"]["id"]),
+            ("closure_moved_out", closure["data"]["id"]),
+            ("register_pregnancy", second["data"]["id"]),
+        ]
+    )
+    assert {e.user_id for e in entries} == {cast.cadre_a.id}

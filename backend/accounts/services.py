@@ -3,12 +3,15 @@
 import hashlib
 import secrets
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -248,6 +251,9 @@ def set_locale(db: Session, actor: Actor, locale: str) -> None:
         db.add(user)
 
 
+AUDIT_BUFFER = "suifang_audit_buffer"
+
+
 def audit(
     db: Session,
     user_id: uuid.UUID | None,
@@ -259,13 +265,43 @@ def audit(
     detail: str = "",
 ) -> None:
     """Append to the audit log. `detail` must never carry a name, ID number or phone."""
-    db.add(
-        AuditEntry(
-            user_id=user_id,
-            action=action,
-            target_type=target_type,
-            target_id=target_id,
-            device=device[:120],
-            detail=detail,
-        )
-    )
+    entry: dict[str, Any] = {
+        "at": utcnow(),
+        "user_id": user_id,
+        "action": action,
+        "target_type": target_type,
+        "target_id": target_id,
+        "device": device[:120],
+        "detail": detail,
+    }
+    buffer: list[dict[str, Any]] | None = db.info.get(AUDIT_BUFFER)
+    if buffer is not None:
+        buffer.append(entry)
+    else:
+        db.add(AuditEntry(**entry))
+
+
+@contextmanager
+def audit_buffered(db: Session) -> Iterator[None]:
+    """Within the block audit entries wait in memory and are written with one statement when it ends without
+    error (a sync batch writes hundreds); an error drops them with the writes they stood for."""
+    rows: list[dict[str, Any]] = []
+    db.info[AUDIT_BUFFER] = rows
+    try:
+        yield
+    finally:
+        db.info.pop(AUDIT_BUFFER, None)
+    if rows:
+        db.execute(insert(AuditEntry), rows)
+
+
+@contextmanager
+def audit_unbuffered(db: Session) -> Iterator[None]:
+    """Within the block audit entries are written with the session again (a write that may be undone on its
+    own, in a savepoint, takes its entry with it)."""
+    rows = db.info.pop(AUDIT_BUFFER, None)
+    try:
+        yield
+    finally:
+        if rows is not None:
+            db.info[AUDIT_BUFFER] = rows
