@@ -193,9 +193,11 @@ def _deliveries(
 
     # The pregnancies of those outcomes: as a list of ids for a month (a few hundred: index seeks), as the
     # same query again for longer periods (one scan of the outcome table beats binding thousands of ids).
+    pregnancies = sorted({o.pregnancy_id for o in outcomes})
+
     def in_cohort(column: Any) -> ColumnElement[bool]:
         if len(outcomes) <= MAX_BOUND_IDS:
-            return one_of(db, column, sorted({o.pregnancy_id for o in outcomes}))
+            return one_of(db, column, pregnancies)
         return col(column).in_(
             sa_select(col(Outcome.pregnancy_id))
             .join(Pregnancy, col(Pregnancy.id) == Outcome.pregnancy_id)
