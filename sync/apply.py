@@ -342,10 +342,6 @@ def _apply_all(
         return state, [_apply_one(db, state, known, op) for op in ops]
 
 
-def _get(op: Any, key: str) -> Any:
-    return op.get(key) if isinstance(op, dict) else None
-
-
 RECORD_OF_KIND: dict[str, type[SQLModel]] = {
     "register": Pregnancy,
     "visit": PrenatalVisit,
