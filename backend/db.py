@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session
 
@@ -22,10 +22,34 @@ def make_engine(settings: Settings) -> Engine:
             max_overflow=8,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN; take it over so writes lock up front.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        # pysqlite's own transaction handling is taken over: a plain BEGIN, or BEGIN IMMEDIATE for a unit of
+        # work that asked to write from the start (`begin_writing`).
+        event.listen(engine, "begin", _begin)
         return engine
     return create_engine(settings.sqlalchemy_url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+WRITE_FROM_THE_START = "suifang_write_from_the_start"
+
+
+def _begin(conn: Connection) -> None:
+    immediate = conn.get_execution_options().get(WRITE_FROM_THE_START)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def begin_writing(db: Session) -> None:
+    """Start the session's next transaction holding SQLite's write lock (BEGIN IMMEDIATE), for a unit of work
+    that reads, then writes a lot: a sync batch. With a plain BEGIN, two phones syncing at once both read,
+    then the second to write finds its snapshot stale and fails at once (the busy timeout does not help);
+    taking the lock up front makes it wait its turn instead. Nothing on PostgreSQL, whose row locks need none.
+    A transaction already open with nothing to write is ended first; one with pending writes is left alone."""
+    if db.get_bind().dialect.name != "sqlite":
+        return
+    if db.in_transaction():
+        if db.new or db.dirty or db.deleted:
+            return
+        db.commit()
+    db.connection(execution_options={WRITE_FROM_THE_START: True})
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from litestar import Request, Response
 from litestar.datastructures import State
@@ -19,6 +20,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from backend.accounts.services import Actor, actor_for_token
+from backend.db import begin_writing
 from backend.lib.clock import local_today
 from backend.lib.fieldcrypt import FieldCipher
 from backend.lib.i18n import DEFAULT_LOCALE, ValidationFailed
@@ -65,8 +67,11 @@ class RoleDenied(HTTPException):
 
 
 async def provide_db(request: Request[Any, Any, State]) -> AsyncGenerator[Session, None]:
-    """One transaction per request, committed here and nowhere else; rolled back on any error."""
+    """One transaction per request, committed here and nowhere else; rolled back on any error. A request that
+    may change something starts it holding SQLite's write lock (`begin_writing`)."""
     session = Session(app_state(request).engine, expire_on_commit=False)
+    if request.method not in SAFE_METHODS:  # it may wait for another writer: not on the event loop
+        await anyio.to_thread.run_sync(begin_writing, session)
     try:
         yield session
     except BaseException:

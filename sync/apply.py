@@ -35,6 +35,7 @@ from backend.cases.models import (
 from backend.cases.prefetch import prefetched, rows_by, stored
 from backend.cases.schedule_store import deferred_refresh, prefetch_case_rows
 from backend.cases.services import Forbidden, NotFound, WriteContext, Written
+from backend.db import begin_writing
 from backend.lib.fieldcrypt import FieldCipher
 from backend.lib.i18n import FieldError, Text, ValidationFailed
 from backend.lib.idcard import normalise_id
@@ -306,12 +307,14 @@ def apply_batch(db: Session, batch: BatchContext, ops: Sequence[Any]) -> list[di
     returns.
     Operations refused for good are stored with their result, so a replay answers `duplicate`; operations that
     failed on the server (`retry`) are not: they can be sent again."""
+    begin_writing(db)
     try:
         with deferred_refresh(db):
             state, results = _apply_all(db, batch, ops, careful=False)
     except Exception as exc:
         log.error("sync: the batch failed as a whole (%s); applying it op by op", fault(exc))
         db.rollback()
+        begin_writing(db)
         state, results = _apply_all(db, batch, ops, careful=True)
     if state.rows:
         db.execute(insert(SyncOperation), state.rows)

@@ -202,6 +202,7 @@ def actor_for_token(db: Session, token: str | None, *, days: int) -> Actor | Non
             row.last_seen_at = now
             row.expires_at = now + timedelta(days=days)
             db.add(row)
+            db.flush()  # write now, before the page's reads: on SQLite a write after them may find them stale
     return Actor(
         user_id=user_id,
         name=name,
