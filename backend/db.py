@@ -41,15 +41,10 @@ def begin_writing(db: Session) -> None:
     """Start the session's next transaction holding SQLite's write lock (BEGIN IMMEDIATE), for a unit of work
     that reads, then writes a lot: a sync batch. With a plain BEGIN, two phones syncing at once both read,
     then the second to write finds its snapshot stale and fails at once (the busy timeout does not help);
-    taking the lock up front makes it wait its turn instead. Nothing on PostgreSQL, whose row locks need none.
-    A transaction already open with nothing to write is ended first; one with pending writes is left alone."""
-    if db.get_bind().dialect.name != "sqlite":
-        return
-    if db.in_transaction():
-        if db.new or db.dirty or db.deleted:
-            return
-        db.commit()
-    db.connection(execution_options={WRITE_FROM_THE_START: True})
+    taking the lock up front makes it wait its turn instead. Nothing on PostgreSQL, whose row locks need none,
+    nor when the session's transaction has begun already (a request that may write begins it so itself)."""
+    if db.get_bind().dialect.name == "sqlite" and not db.in_transaction():
+        db.connection(execution_options={WRITE_FROM_THE_START: True})
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
