@@ -150,7 +150,8 @@ def main() -> int:
                 page.wait_for_url("**/")
                 deadline = time.monotonic() + 120
                 while time.monotonic() < deadline and not page.evaluate(
-                    "async () => Boolean(await suifang.outbox.getMeta('refreshed:'"
+                    "async () => Boolean(globalThis.suifang"  # the modules may still be loading
+                    " && await suifang.outbox.getMeta('refreshed:'"
                     " + document.querySelector('meta[name=user]').content))"
                 ):
                     page.wait_for_timeout(250)
