@@ -5,7 +5,7 @@ keeps for offline reading, each with a version so a phone refetches only what ch
 
 import json
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from backend.accounts.services import Actor
 from backend.cases import pages as case_pages
 from backend.cases import queries
-from backend.cases.models import CaseChange
+from backend.cases.models import CaseChange, Closure, Correction
 from backend.web import app_state, render, require_role
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +38,8 @@ RECORD_FORMS = ("visit", "risk", "outcome", "postnatal", "close")
 """Every form of an open case is kept offline, the postnatal one too: an outcome recorded offline needs it."""
 
 MAX_OFFLINE_CASES = 400
+CORRECTABLE_DAYS = 30
+"""Records received this recently keep their correction page offline."""
 """A village has tens of open cases; a township supervisor's phone keeps at most this many (most urgent first
 is not known here, so the women list order: open cases by name)."""
 
@@ -205,15 +207,51 @@ def offline_pages(db: Session, actor: Actor, build: str, today: date) -> dict[st
     pages["/register"] = shared
     pages |= {f"/offline/form/{name}": f"{build}.{actor.locale}" for name in RECORD_FORMS}
     rows = queries.search_women(db, actor.scope, open_only=True, limit=MAX_OFFLINE_CASES)
-    seqs = _seq_by_pregnancy(db, actor, [r.pregnancy.id for r in rows if r.pregnancy is not None])
+    open_ids = [r.pregnancy.id for r in rows if r.pregnancy is not None]
+    seqs = _seq_by_pregnancy(db, actor, open_ids)
+    recent = _correctable_records(db, open_ids, today - timedelta(days=CORRECTABLE_DAYS))
     for row in rows:
         if row.pregnancy is None:
             continue
         seq = seqs.get(row.pregnancy.id, 0)
+        form_version = f"{build}.{actor.locale}.{seq}"
         pages[f"/women/{row.woman.id}"] = f"{build}.{actor.locale}.{today.isoformat()}.{seq}"
         for name in RECORD_FORMS:
-            pages[f"/p/{row.pregnancy.id}/{name}"] = f"{build}.{actor.locale}.{seq}"
+            pages[f"/p/{row.pregnancy.id}/{name}"] = form_version
+        pages[f"/edit/woman/{row.woman.id}"] = form_version
+        pages[f"/edit/pregnancy/{row.pregnancy.id}"] = form_version
+        for target_type, record_id in recent.get(row.pregnancy.id, []):
+            pages[f"/correct/{target_type}/{record_id}"] = form_version
     return pages
+
+
+def _correctable_records(
+    db: Session, pregnancy_ids: list[uuid.UUID], since: date
+) -> dict[uuid.UUID, list[tuple[str, uuid.UUID]]]:
+    """Per pregnancy, its records received since `since` that may still be corrected (not voided, not a
+    transfer): their correction pages are kept offline, since a mistake is mostly seen soon after."""
+    found: list[tuple[str, uuid.UUID, uuid.UUID]] = []
+    moment = datetime.combine(since, time.min, tzinfo=UTC)
+    for target_type, model in queries.RECORD_MODELS.items():
+        stmt: Any = select(model.id, model.pregnancy_id).where(  # type: ignore[attr-defined]
+            col(model.pregnancy_id).in_(pregnancy_ids),  # type: ignore[attr-defined]
+            col(model.received_at) >= moment,
+        )
+        if model is Closure:
+            stmt = stmt.where(col(Closure.kind) != "transferred")
+        found += [(target_type, record_id, pid) for record_id, pid in db.exec(stmt)]
+    voided = set(
+        db.exec(
+            select(Correction.target_id).where(
+                col(Correction.kind) == "void", col(Correction.target_id).in_([r[1] for r in found])
+            )
+        )
+    )
+    out: dict[uuid.UUID, list[tuple[str, uuid.UUID]]] = {}
+    for target_type, record_id, pid in found:
+        if record_id not in voided:
+            out.setdefault(pid, []).append((target_type, record_id))
+    return out
 
 
 @get("/api/pwa/pages", sync_to_thread=False)

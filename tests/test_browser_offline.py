@@ -187,3 +187,33 @@ def test_a_correction_made_offline_on_a_page_seen_before_reaches_the_server(
     context.set_offline(False)
     expect_pending(page, 0, timeout=30_000)
     assert count(live_server, Correction, id=entry["data"]["id"]) == 1
+
+
+def test_a_recent_record_and_the_registration_can_be_corrected_offline_without_being_opened_before(
+    page: Page, context: BrowserContext, live_server: LiveServer
+) -> None:
+    case = make_case(live_server, "陈晓红")
+    visit = make_visit(live_server, case)
+    sign_in(page, CADRE_A)
+    wait_until_kept_offline(
+        page
+    )  # the phone keeps the correction pages of recent records, and the edit pages
+    context.set_offline(True)
+    page.goto(f"/women/{case.woman_id}")
+    page.locator(f'a[href="/correct/prenatal_visit/{visit}"]').click()
+    page.locator("html[data-ready=true]").wait_for(state="attached")
+    page.fill("#f-new-weight_kg", "61")
+    page.fill("#f-reason", "称重有误")
+    save_offline(page)
+    page.goto(f"/women/{case.woman_id}")
+    page.locator(f'a[href="/edit/woman/{case.woman_id}"]').click()
+    page.locator("html[data-ready=true]").wait_for(state="attached")
+    page.fill("#f-new-address", "5组8号")
+    save_offline(page)
+    correction, edit = outbox(page)
+    assert (correction["kind"], correction["data"]["target_id"]) == ("correct", str(visit))
+    assert (edit["kind"], edit["data"]["target_id"]) == ("edit_registration", str(case.woman_id))
+    context.set_offline(False)
+    expect_pending(page, 0, timeout=30_000)
+    assert count(live_server, Correction, id=correction["data"]["id"]) == 1
+    assert count(live_server, Correction, id=edit["data"]["id"]) == 1

@@ -6,13 +6,15 @@ offline page carrying nobody's data, and each user's list limited to her scope."
 
 import json
 import re
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import Session
 
 from backend.app import ROOT
+from backend.cases import forms, services
+from backend.cases.models import PrenatalVisit
 from backend.lib.clock import local_today
-from backend.pwa_files import PLACEHOLDER, RECORD_FORMS
+from backend.pwa_files import CORRECTABLE_DAYS, PLACEHOLDER, RECORD_FORMS
 from backend.pwa_icons import FILES, draw, png_size
 from backend.settings import Settings
 from tests.case_factories import make_registration, make_visit
@@ -131,6 +133,42 @@ def test_a_cadre_keeps_offline_the_pages_of_her_open_cases_and_every_form(
     assert {f"/p/{mine.id}/{name}" for name in RECORD_FORMS} <= kept
     assert {f"/offline/form/{name}" for name in RECORD_FORMS} <= kept
     assert not any(str(theirs.id) in page or str(theirs.woman_id) in page for page in kept)
+
+
+def test_a_cadre_keeps_offline_the_edit_pages_and_the_correction_pages_of_recent_records(
+    pages: Pages, cast: Cast, db: Session, settings: Settings
+) -> None:
+    ctx = cast.ctx(cast.cadre_a, db, today(settings))
+    case = make_registration(db, ctx, VILLAGE_A, name="陈晓红")
+    recent = make_visit(db, ctx, case)
+    old = make_visit(db, ctx, case)
+    db.commit()
+    stored_old = db.get(PrenatalVisit, old.record_id)
+    assert stored_old is not None
+    stored_old.received_at = datetime.now(UTC) - timedelta(days=CORRECTABLE_DAYS + 1)
+    db.add(stored_old)
+    db.commit()
+    kept = set(pages.client(cast.cadre_a).get("/api/pwa/pages").json()["pages"])
+    assert {f"/edit/woman/{case.woman_id}", f"/edit/pregnancy/{case.id}"} <= kept
+    assert f"/correct/prenatal_visit/{recent.record_id}" in kept
+    assert f"/correct/prenatal_visit/{old.record_id}" not in kept  # received too long ago
+    services.correct_record(
+        db,
+        ctx,
+        forms.read_correction(
+            {
+                "target_type": "prenatal_visit",
+                "target_id": str(recent.record_id),
+                "kind": "void",
+                "reason": "重复录入",
+            }
+        ),
+    )
+    db.commit()
+    kept = set(pages.client(cast.cadre_a).get("/api/pwa/pages").json()["pages"])
+    assert f"/correct/prenatal_visit/{recent.record_id}" not in kept  # voided: nothing left to correct
+    for path in [p for p in kept if p.startswith(("/edit/", "/correct/"))]:
+        assert pages.client(cast.cadre_a).get(path).status_code == 200, path
 
 
 def test_a_county_administrator_keeps_no_forms(pages: Pages, cast: Cast) -> None:
