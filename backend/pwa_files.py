@@ -38,8 +38,10 @@ RECORD_FORMS = ("visit", "risk", "outcome", "postnatal", "close")
 """Every form of an open case is kept offline, the postnatal one too: an outcome recorded offline needs it."""
 
 MAX_OFFLINE_CASES = 400
-CORRECTABLE_DAYS = 30
-"""Records received this recently keep their correction page offline."""
+CORRECTABLE_DAYS = 14
+CORRECTABLE_PER_CASE = 3
+"""The correction pages kept offline: of each open case, its latest records received in the last two weeks
+(a mistake is mostly seen soon after; each kept page is ~2 KB to download again whenever the case changes)."""
 """A village has tens of open cases; a township supervisor's phone keeps at most this many (most urgent first
 is not known here, so the women list order: open cases by name)."""
 
@@ -228,18 +230,18 @@ def offline_pages(db: Session, actor: Actor, build: str, today: date) -> dict[st
 def _correctable_records(
     db: Session, pregnancy_ids: list[uuid.UUID], since: date
 ) -> dict[uuid.UUID, list[tuple[str, uuid.UUID]]]:
-    """Per pregnancy, its records received since `since` that may still be corrected (not voided, not a
-    transfer): their correction pages are kept offline, since a mistake is mostly seen soon after."""
-    found: list[tuple[str, uuid.UUID, uuid.UUID]] = []
+    """Per pregnancy, its latest records received since `since` that may still be corrected (not voided, not
+    a transfer): their correction pages are kept offline."""
+    found: list[tuple[str, uuid.UUID, uuid.UUID, datetime]] = []
     moment = datetime.combine(since, time.min, tzinfo=UTC)
     for target_type, model in queries.RECORD_MODELS.items():
-        stmt: Any = select(model.id, model.pregnancy_id).where(  # type: ignore[attr-defined]
+        stmt: Any = select(model.id, model.pregnancy_id, model.received_at).where(  # type: ignore[attr-defined]
             col(model.pregnancy_id).in_(pregnancy_ids),  # type: ignore[attr-defined]
             col(model.received_at) >= moment,
         )
         if model is Closure:
             stmt = stmt.where(col(Closure.kind) != "transferred")
-        found += [(target_type, record_id, pid) for record_id, pid in db.exec(stmt)]
+        found += [(target_type, record_id, pid, at) for record_id, pid, at in db.exec(stmt)]
     voided = set(
         db.exec(
             select(Correction.target_id).where(
@@ -248,9 +250,10 @@ def _correctable_records(
         )
     )
     out: dict[uuid.UUID, list[tuple[str, uuid.UUID]]] = {}
-    for target_type, record_id, pid in found:
-        if record_id not in voided:
-            out.setdefault(pid, []).append((target_type, record_id))
+    for target_type, record_id, pid, _ in sorted(found, key=lambda r: r[3], reverse=True):
+        kept = out.setdefault(pid, [])
+        if record_id not in voided and len(kept) < CORRECTABLE_PER_CASE:
+            kept.append((target_type, record_id))
     return out
 
 

@@ -85,7 +85,9 @@ def serve(settings: Settings) -> tuple[uvicorn.Server, str]:
 
 def is_offline_copy(path: str) -> bool:
     """Pages the worker fetches to keep for offline reading (after the first visit proper)."""
-    return path.startswith(("/women/", "/p/", "/offline/", "/api/pwa/pages")) or path in (
+    return path.startswith(
+        ("/women/", "/p/", "/edit/", "/correct/", "/offline/", "/api/pwa/pages")
+    ) or path in (
         "/women",
         "/pending",
         "/settings",

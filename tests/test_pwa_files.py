@@ -14,7 +14,7 @@ from backend.app import ROOT
 from backend.cases import forms, services
 from backend.cases.models import PrenatalVisit
 from backend.lib.clock import local_today
-from backend.pwa_files import CORRECTABLE_DAYS, PLACEHOLDER, RECORD_FORMS
+from backend.pwa_files import CORRECTABLE_DAYS, CORRECTABLE_PER_CASE, PLACEHOLDER, RECORD_FORMS
 from backend.pwa_icons import FILES, draw, png_size
 from backend.settings import Settings
 from tests.case_factories import make_registration, make_visit
@@ -169,6 +169,24 @@ def test_a_cadre_keeps_offline_the_edit_pages_and_the_correction_pages_of_recent
     assert f"/correct/prenatal_visit/{recent.record_id}" not in kept  # voided: nothing left to correct
     for path in [p for p in kept if p.startswith(("/edit/", "/correct/"))]:
         assert pages.client(cast.cadre_a).get(path).status_code == 200, path
+
+
+def test_only_the_latest_records_of_a_case_keep_their_correction_page(
+    pages: Pages, cast: Cast, db: Session, settings: Settings
+) -> None:
+    ctx = cast.ctx(cast.cadre_a, db, today(settings))
+    case = make_registration(db, ctx, VILLAGE_A, name="陈晓红", colour="")
+    visits = [make_visit(db, ctx, case) for _ in range(CORRECTABLE_PER_CASE + 2)]
+    db.commit()
+    for hours, visit in enumerate(reversed(visits)):  # the first made is the oldest
+        stored = db.get(PrenatalVisit, visit.record_id)
+        assert stored is not None
+        stored.received_at = datetime.now(UTC) - timedelta(hours=hours)
+        db.add(stored)
+    db.commit()
+    kept = set(pages.client(cast.cadre_a).get("/api/pwa/pages").json()["pages"])
+    corrections = {p for p in kept if p.startswith("/correct/")}
+    assert corrections == {f"/correct/prenatal_visit/{v.record_id}" for v in visits[-CORRECTABLE_PER_CASE:]}
 
 
 def test_a_county_administrator_keeps_no_forms(pages: Pages, cast: Cast) -> None:
