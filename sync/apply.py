@@ -355,15 +355,7 @@ RECORD_OF_KIND: dict[str, type[SQLModel]] = {
     "correct": Correction,
     "edit_registration": Correction,
 }
-TARGETS: dict[str, type[SQLModel]] = {
-    "woman": Woman,
-    "pregnancy": Pregnancy,
-    "prenatal_visit": PrenatalVisit,
-    "risk_grade": RiskGrade,
-    "outcome": OutcomeRow,
-    "postnatal_visit": PostnatalVisit,
-    "closure": Closure,
-}
+TARGETS: dict[str, type[SQLModel]] = {**queries.RECORD_MODELS, "woman": Woman, "pregnancy": Pregnancy}
 
 
 def _records_named(ops: Iterable[dict[str, Any]]) -> dict[type[SQLModel], list[uuid.UUID]]:

@@ -423,7 +423,7 @@ def test_a_batch_reads_its_records_together_not_one_query_per_operation(
 ) -> None:
     today = server_today()
     regs = [register_op() for _ in range(5)]
-    visits = [visit_op(r["data"]["id"], today - timedelta(days=d % 15)) for d in range(60) for r in regs[:1]]
+    visits = [visit_op(regs[0]["data"]["id"], today - timedelta(days=d % 15)) for d in range(60)]
     visits += [risk_op(r["data"]["id"], today - timedelta(days=3)) for r in regs]
     selects: list[str] = []
 

@@ -5,7 +5,7 @@ not there yet. Rows looked up by a foreign key (a woman's pregnancies, the edits
 together the same way (`rows_by`)."""
 
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -13,10 +13,17 @@ from sqlalchemy import event
 from sqlmodel import Session, SQLModel, col, select
 
 M = TypeVar("M", bound=SQLModel)
+T = TypeVar("T")
 ABSENT = "suifang_absent_ids"
 RELATED = "suifang_related_rows"
 CHUNK = 500
 Related = dict[tuple[type[SQLModel], str], dict[Any, list[Any]]]
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """`items` in slices of `size`: long IN lists are sent a few hundred values at a time."""
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 @contextmanager
@@ -34,16 +41,17 @@ def prefetched(
     for model, wanted in ids.items():
         unique = list(dict.fromkeys(wanted))
         key: Any = model.__table__.primary_key.columns.values()[0]  # type: ignore[attr-defined]
-        for i in range(0, len(unique), CHUNK):
-            rows.extend(db.exec(select(model).where(col(key).in_(unique[i : i + CHUNK]))).all())
-        found = {row.id for row in rows if type(row) is model}  # type: ignore[attr-defined]
-        absent.update((model, record_id) for record_id in unique if record_id not in found)
+        found: list[Any] = []
+        for chunk in chunks(unique):
+            found.extend(db.exec(select(model).where(col(key).in_(chunk))).all())
+        rows.extend(found)
+        present = {row.id for row in found}
+        absent.update((model, record_id) for record_id in unique if record_id not in present)
     groups: Related = {}
     for (model, column), keys in (related or {}).items():
         by: dict[Any, list[Any]] = {k: [] for k in keys}
-        unique = list(by)
-        for i in range(0, len(unique), CHUNK):
-            stmt: Any = select(model).where(col(getattr(model, column)).in_(unique[i : i + CHUNK]))
+        for chunk in chunks(list(by)):
+            stmt: Any = select(model).where(col(getattr(model, column)).in_(chunk))
             for row in db.exec(stmt).all():
                 by[getattr(row, column)].append(row)
         groups[(model, column)] = by

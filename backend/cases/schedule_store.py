@@ -13,7 +13,6 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
 from backend.cases.models import (
-    CaseChange,
     Closure,
     Correction,
     DueItem,
@@ -24,6 +23,7 @@ from backend.cases.models import (
     PrenatalVisit,
     RiskGrade,
 )
+from backend.cases.prefetch import chunks
 from backend.lib.clock import utcnow
 from backend.lib.parsing import parse_date
 from backend.schedule import (
@@ -129,15 +129,10 @@ def load_case_rows(db: Session, pregnancy_ids: Sequence[uuid.UUID]) -> dict[uuid
         for row in db.exec(stmt).all():
             getattr(out[row.pregnancy_id], name).append(row)
     owner = {rid: pid for pid, rows in out.items() for rid in rows.ids()}
-    for chunk in _chunks(list(owner), 500):
+    for chunk in chunks(list(owner)):
         for c in db.exec(select(Correction).where(col(Correction.target_id).in_(chunk))).all():
             out[owner[c.target_id]].corrections.append(c)
     return out
-
-
-def _chunks(items: list[uuid.UUID], size: int) -> Iterator[list[uuid.UUID]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 def prefetch_case_rows(db: Session, pregnancy_ids: Iterable[uuid.UUID]) -> None:
@@ -146,7 +141,7 @@ def prefetch_case_rows(db: Session, pregnancy_ids: Iterable[uuid.UUID]) -> None:
     if kept is None:
         return
     missing = [pid for pid in dict.fromkeys(pregnancy_ids) if pid not in kept]
-    for chunk in _chunks(missing, 500):
+    for chunk in chunks(missing):
         kept.update(load_case_rows(db, chunk))
 
 
@@ -280,30 +275,32 @@ def deferred_refresh(db: Session) -> Iterator[None]:
 
 def _refresh_now(db: Session, pregnancy: Pregnancy) -> CaseRecords:
     db.flush()  # the record just added is one of the facts
-    records = CaseRecords(db, pregnancy)
-    _rewrite_items(db, [pregnancy.id], _item_rows(pregnancy, records))
-    db.add(CaseChange(pregnancy_id=pregnancy.id, village_code=pregnancy.village_code))
-    _mark_high_risk(db, pregnancy, records)
-    return records
+    return _refresh(db, [pregnancy])[0]
 
 
 def refresh_many(db: Session, pregnancy_ids: Sequence[uuid.UUID]) -> None:
     """`_refresh_now` for many pregnancies at once: read together, due items rewritten and change-feed rows
     added with a few statements per 500 pregnancies."""
-    for chunk in _chunks(list(pregnancy_ids), 500):
+    for chunk in chunks(list(pregnancy_ids)):
         pregnancies = db.exec(select(Pregnancy).where(col(Pregnancy.id).in_(chunk))).all()
-        if not pregnancies:
-            continue
-        items: list[dict[str, Any]] = []
-        changes: list[dict[str, Any]] = []
-        now = utcnow()
-        for pregnancy in pregnancies:
-            records = CaseRecords(db, pregnancy)
-            items.extend(_item_rows(pregnancy, records))
-            changes.append({"pregnancy_id": pregnancy.id, "village_code": pregnancy.village_code, "at": now})
-            _mark_high_risk(db, pregnancy, records)
-        _rewrite_items(db, [p.id for p in pregnancies], items)
-        db.execute(CASE_CHANGE_TABLE.insert(), changes)
+        if pregnancies:
+            _refresh(db, pregnancies)
+
+
+def _refresh(db: Session, pregnancies: Sequence[Pregnancy]) -> list[CaseRecords]:
+    """Plan these pregnancies' items from their records, make the stored items match, note the change in the
+    feed and keep each high-risk flag current."""
+    records = [CaseRecords(db, p) for p in pregnancies]
+    planned = [row for p, r in zip(pregnancies, records, strict=True) for row in _item_rows(p, r)]
+    _rewrite_items(db, [p.id for p in pregnancies], planned)
+    now = utcnow()
+    changes = [{"pregnancy_id": p.id, "village_code": p.village_code, "at": now} for p in pregnancies]
+    db.execute(CASE_CHANGE_TABLE.insert(), changes)
+    for pregnancy, case in zip(pregnancies, records, strict=True):
+        if pregnancy.high_risk != case.high_risk:
+            pregnancy.high_risk = case.high_risk
+            db.add(pregnancy)
+    return records
 
 
 ITEM_VALUES = (
@@ -342,17 +339,10 @@ def _rewrite_items(db: Session, pregnancy_ids: list[uuid.UUID], planned: list[di
         else:
             missing.append(item)
     gone = [row_id for ids in stale.values() for row_id in ids]
-    for i in range(0, len(gone), 500):
-        db.execute(DUE_ITEM_TABLE.delete().where(DUE_ITEM_TABLE.c.id.in_(gone[i : i + 500])))
+    for chunk in chunks(gone):
+        db.execute(DUE_ITEM_TABLE.delete().where(DUE_ITEM_TABLE.c.id.in_(chunk)))
     if missing:  # one executemany; building ORM objects for every item cost more than the planning itself
         db.execute(DUE_ITEM_TABLE.insert(), missing)
-
-
-def _mark_high_risk(db: Session, pregnancy: Pregnancy, records: CaseRecords) -> None:
-    high = records.high_risk
-    if pregnancy.high_risk != high:
-        pregnancy.high_risk = high
-        db.add(pregnancy)
 
 
 def _item_rows(pregnancy: Pregnancy, records: CaseRecords) -> list[dict[str, Any]]:

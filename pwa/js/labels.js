@@ -10,19 +10,13 @@ export const FLASH = 'suifang-flash';
 /** When the page was kept on the phone, if it came from there (the service worker stamps it). */
 export const keptAt = () => document.querySelector('meta[name="kept-at"]')?.content || null;
 
-/** The service's date now (YYYY-MM-DD), told on the phone: its clock corrected by the server's at the last sync,
-    read in the service's zone (Asia/Shanghai), not the phone's — a phone set to UTC still turns the day at
-    midnight in China. Before any sync, the phone's own clock and zone. */
+/** The service's date now (YYYY-MM-DD), told on the phone: its clock corrected by the server's at the last
+    sync, read in the service's zone (see `wallClock`). */
 export async function serviceToday() {
-  const { outbox } = globalThis.suifang;
-  const offset = (await outbox.getMeta('clock_offset_ms')) || 0;
-  const zone = await outbox.getMeta('utc_offset_min');
-  const now = new Date(Date.now() + offset);
-  if (typeof zone !== 'number') {
-    const pad = (n) => String(n).padStart(2, '0');
-    return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
-  }
-  return new Date(now.getTime() + zone * 60000).toISOString().slice(0, 10);
+  const offset = (await globalThis.suifang.outbox.getMeta('clock_offset_ms')) || 0;
+  const [y, mo, d] = wallClock(new Date(Date.now() + offset));
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${y}-${pad(mo)}-${pad(d)}`;
 }
 
 const KINDS = {
@@ -98,7 +92,8 @@ function serviceZone() {
   } catch { return null; }
 }
 
-/** Year, month, day, hour and minute of a moment in the service's zone (the phone's own before any sync). */
+/** Year, month, day, hour and minute of a moment in the service's zone (Asia/Shanghai), not the phone's: a
+    phone set to UTC still turns the day at midnight in China. The phone's own zone before any sync. */
 function wallClock(when) {
   const zone = serviceZone();
   if (zone === null || Number.isNaN(zone)) {

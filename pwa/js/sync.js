@@ -48,8 +48,7 @@
       await outbox.setMeta('clock_offset_ms', Date.parse(body.server_time) - Date.now());
     }
     if (typeof body.utc_offset_min === 'number') {
-      // The service's zone: the day turns at its midnight, whatever zone the phone is set to.
-      await outbox.setMeta('utc_offset_min', body.utc_offset_min);
+      // The service's zone, where the pages read it at once (labels.js): not in a worker, which shows no dates.
       try { globalThis.localStorage?.setItem('suifang-utc-offset-min', String(body.utc_offset_min)); } catch { /* a worker */ }
     }
     return body;
