@@ -12,9 +12,9 @@ from backend.accounts import admin
 from backend.accounts.services import Actor
 from backend.areas.models import Area
 from backend.areas.services import AreaImportError
-from backend.cases import queries
+from backend.cases.pages.shared import page
 from backend.lib.i18n import ValidationFailed
-from backend.web import app_state, form_errors, redirect, render, require_role
+from backend.web import form_errors, redirect, require_role
 
 MANAGER_ROLES = ("township", "county")
 
@@ -27,15 +27,12 @@ def _page(
     context: dict[str, Any],
     status_code: int = 200,
 ) -> Response[Any]:
-    today = app_state(request).today()
-    area = actor.area_codes[0] if actor.area_codes else ""
     base = {
-        "overdue_count": queries.overdue_count(db, actor.scope, today),
-        "home_area": area,
+        "home_area": actor.area_codes[0] if actor.area_codes else "",
         "managed": admin.managed_role(actor),
         "areas": admin.assignable_areas(db, actor),
     }
-    return render(request, template, {**base, **context}, actor=actor, status_code=status_code)
+    return page(request, db, actor, template, {**base, **context}, status_code)
 
 
 def _list(

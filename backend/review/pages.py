@@ -11,6 +11,7 @@ from litestar.datastructures import State
 from sqlmodel import Session
 
 from backend.accounts.services import Actor, audit
+from backend.cases.pages.shared import page
 from backend.cases.services import NotFound
 from backend.lib.i18n import Text
 from backend.review import charts, exports
@@ -21,7 +22,7 @@ from backend.review.indicators import INDICATORS
 from backend.review.periods import Period, choices, parse_period
 from backend.review.reports import OUTCOME_ORDER, Report, county_report, township_report
 from backend.scope import Scope, level_of, township_of
-from backend.web import app_state, render, require_role
+from backend.web import app_state, require_role
 
 REVIEW_ROLES = ("township", "county")
 MIN_REASON = 4
@@ -40,19 +41,14 @@ def _page(
 ) -> Response[Any]:
     today = app_state(request).today()
     tz = ZoneInfo(app_state(request).settings.timezone)
-    base = {
-        "overdue_count": sum(
-            per_village(
-                db,
-                ("overdue", actor.scope.prefixes, today),
-                actor.scope,
-                lambda part: cov.overdue_by_village(db, part, today),
-            ).values()
-        ),
-        "target": _target(request),
-        "local_time": lambda at: _local_time(at, tz, actor.locale),
-    }
-    return render(request, template, {**base, **context}, actor=actor, status_code=status_code)
+    overdue = per_village(
+        db,
+        ("overdue", actor.scope.prefixes, today),
+        actor.scope,
+        lambda part: cov.overdue_by_village(db, part, today),
+    )
+    base = {"target": _target(request), "local_time": lambda at: _local_time(at, tz, actor.locale)}
+    return page(request, db, actor, template, {**base, **context}, status_code, sum(overdue.values()))
 
 
 def _local_time(at: datetime, tz: ZoneInfo, locale: str) -> str:
