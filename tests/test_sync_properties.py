@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from backend.cases.models import Correction, DueItem, Pregnancy, PrenatalVisit, RiskGrade, Woman
+from backend.cases.schedule_store import ITEM_VALUES
 from backend.lib.fieldcrypt import FieldCipher
 from sync.apply import BatchContext, apply_batch
 from sync.models import SyncOperation
@@ -230,21 +231,7 @@ def dump(db: Session) -> dict[str, Any]:
             )
             for c in db.exec(select(Correction)).all()
         ),
-        "due_items": rows(
-            DueItem,
-            "pregnancy_id",
-            "kind",
-            "seq",
-            "infant_id",
-            "window_start",
-            "due_on",
-            "window_end",
-            "done_on",
-            "done_by",
-            "cancelled_on",
-            "missed_on",
-            "is_open",
-        ),
+        "due_items": rows(DueItem, *ITEM_VALUES),
         "operations": rows(SyncOperation, "op_id", "kind", "device_id"),
     }
 
