@@ -83,20 +83,9 @@ class LiveServer:
 def live_server(tmp_path: Path, sqlite_template: Path) -> Iterator[LiveServer]:
     """A fresh SQLite database (migrated) with the test cast, served for real. Browser tests run on SQLite;
     the same services are exercised on PostgreSQL by the API tests."""
-    import shutil
+    from tests.conftest import sqlite_with_cast
 
-    from sqlmodel import Session
-
-    from backend.db import make_engine
-    from tests.conftest import TEST_SECRET, make_cast
-
-    shutil.copy(sqlite_template, tmp_path / "suifang.db")
-    settings = Settings(data_dir=tmp_path, secret_key=TEST_SECRET, environment="test", run_alert_job=False)
-    engine = make_engine(settings)
-    with Session(engine) as db:
-        make_cast(db)
-    engine.dispose()
-    server = LiveServer(settings, free_port())
+    server = LiveServer(sqlite_with_cast(tmp_path, sqlite_template), free_port())
     server.start()
     yield server
     server.stop()

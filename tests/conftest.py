@@ -162,6 +162,18 @@ def cast(db: Session) -> Cast:
     return make_cast(db)
 
 
+def sqlite_with_cast(folder: Path, template: Path) -> Settings:
+    """Settings for a fresh SQLite database in `folder`, migrated (a copy of the template), holding the cast:
+    for what runs outside the per-engine `settings` fixture (a live server, SQLite's own locking)."""
+    shutil.copy(template, folder / "suifang.db")
+    settings = Settings(data_dir=folder, secret_key=TEST_SECRET, environment="test", run_alert_job=False)
+    engine = make_engine(settings)
+    with Session(engine) as db:
+        make_cast(db)
+    engine.dispose()
+    return settings
+
+
 def make_cast(db: Session) -> Cast:
     make_areas(db)
     users = Cast(

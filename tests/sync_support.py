@@ -132,5 +132,19 @@ def edit_op(target_type: str, target_id: str, recorded_at: datetime, **changes: 
     )
 
 
+def correct_op(target_type: str, target_id: str, kind: str, reason: str, **changes: str) -> dict[str, Any]:
+    """更正 (kind amend, with `changes`) or 作废 (kind void) of a stored record."""
+    data: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "target_type": target_type,
+        "target_id": target_id,
+        "kind": kind,
+        "reason": reason,
+    }
+    if changes:
+        data["changes"] = changes
+    return op("correct", data)
+
+
 def statuses(body: dict[str, Any]) -> list[str]:
     return [r["status"] for r in body["results"]]

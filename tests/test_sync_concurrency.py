@@ -1,7 +1,6 @@
 """Several phones syncing at the same moment (the morning after a day without signal): every batch is applied
 whole, nothing is lost or doubled, on SQLite (one writer at a time) and PostgreSQL."""
 
-import shutil
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -20,12 +19,11 @@ from backend.areas.models import Area
 from backend.cases.models import Pregnancy, PrenatalVisit
 from backend.db import begin_writing, make_engine
 from backend.lib.fieldcrypt import FieldCipher
-from backend.settings import Settings
 from sync.apply import BatchContext, apply_batch
 from sync.models import SyncOperation
 from tests.browser import LiveServer, live_server
 from tests.case_factories import registration_form
-from tests.conftest import PASSWORD, TEST_SECRET, VILLAGE_A, VILLAGE_B, Cast, make_cast
+from tests.conftest import PASSWORD, TEST_SECRET, VILLAGE_A, VILLAGE_B, Cast, sqlite_with_cast
 from tests.sync_support import register_op, server_today, visit_op
 
 __all__ = ["live_server"]
@@ -136,8 +134,7 @@ def test_on_sqlite_a_transaction_that_read_first_cannot_write_after_another_comm
     """Why writers take SQLite's lock up front: with a plain BEGIN, a transaction that has read, then finds
     another writer committed in between, fails at once when it writes (WAL: its snapshot is stale, and the
     busy timeout does not apply). Begun with `begin_writing`, the other writer waits its turn instead."""
-    shutil.copy(sqlite_template, tmp_path / "suifang.db")
-    engine = make_engine(Settings(data_dir=tmp_path, secret_key=TEST_SECRET, environment="test"))
+    engine = make_engine(sqlite_with_cast(tmp_path, sqlite_template))
     area = lambda code: Area(code=code, name=code)  # noqa: E731
 
     def other_writer(code: str) -> None:
@@ -169,12 +166,7 @@ def test_on_sqlite_a_transaction_that_read_first_cannot_write_after_another_comm
 def test_a_request_that_may_write_begins_holding_the_write_lock_and_a_read_does_not(
     tmp_path: Path, sqlite_template: Path
 ) -> None:
-    shutil.copy(sqlite_template, tmp_path / "suifang.db")
-    settings = Settings(data_dir=tmp_path, secret_key=TEST_SECRET, environment="test", run_alert_job=False)
-    engine = make_engine(settings)
-    with Session(engine) as db:
-        make_cast(db)
-    engine.dispose()
+    settings = sqlite_with_cast(tmp_path, sqlite_template)
     begins: list[str] = []
 
     def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:

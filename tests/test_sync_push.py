@@ -19,7 +19,17 @@ from backend.settings import Settings
 from sync.models import SyncOperation
 from sync.queries import rejected_counts, rejected_operations
 from tests.conftest import VILLAGE_B, VILLAGE_C, Cast
-from tests.sync_support import Phone, app_client, op, register_op, risk_op, server_today, statuses, visit_op
+from tests.sync_support import (
+    Phone,
+    app_client,
+    correct_op,
+    op,
+    register_op,
+    risk_op,
+    server_today,
+    statuses,
+    visit_op,
+)
 
 
 def fresh(db: Session) -> None:
@@ -400,17 +410,7 @@ def test_records_written_earlier_in_a_batch_are_found_by_its_later_operations(
     visit = visit_op(pid, today - timedelta(days=5))
     same_visit = {**visit, "op_id": str(uuid.uuid4())}  # another op, the same record: a duplicate
     same_pregnancy = {**reg, "op_id": str(uuid.uuid4())}
-    amend = op(
-        "correct",
-        {
-            "id": str(uuid.uuid4()),
-            "target_type": "prenatal_visit",
-            "target_id": visit["data"]["id"],
-            "kind": "amend",
-            "reason": "血压记错",
-            "changes": {"bp_systolic": "125"},
-        },
-    )
+    amend = correct_op("prenatal_visit", visit["data"]["id"], "amend", "血压记错", bp_systolic="125")
     with app_client(settings) as client:
         body = Phone(client, "13800000001").push([reg, visit, same_visit, same_pregnancy, amend])
     assert statuses(body) == ["applied", "applied", "duplicate", "duplicate", "applied"]
@@ -461,16 +461,7 @@ def test_each_applied_op_is_audited_once_and_a_refused_one_not_at_all(
         {"id": str(uuid.uuid4()), "pregnancy_id": pid, "kind": "moved_out", "closed_on": today.isoformat()},
     )
     second = register_op(woman_id=reg["data"]["woman_id"], registered_on=today)
-    void = op(
-        "correct",
-        {
-            "id": str(uuid.uuid4()),
-            "target_type": "closure",
-            "target_id": closure["data"]["id"],
-            "kind": "void",
-            "reason": "登记错了",
-        },
-    )
+    void = correct_op("closure", closure["data"]["id"], "void", "登记错了")
     batch = [reg, visit, early, closure, second, void]
     with app_client(settings) as client:
         phone = Phone(client, "13800000001", device_id="phone-7")
