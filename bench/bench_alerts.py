@@ -40,25 +40,13 @@ from backend.alerts.services import plan_digests
 from backend.db import make_engine
 from backend.scope import Scope
 from backend.settings import Settings
+from bench.bench_overdue import ITEM_COLUMNS
 from tests.pgserver import ThrowawayPostgres
 
 TODAY = date(2026, 11, 23)
 NOW = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)  # 08:30 in Beijing
 COUNTY = "990101"
 KINDS = ["village", "township", "check1", "check2", "check3", "infant_1w", "infant_1m", "mother_42d"]
-ITEM_COLUMNS = [
-    "pregnancy_id",
-    "kind",
-    "seq",
-    "window_start",
-    "due_on",
-    "window_end",
-    "done_on",
-    "missed_on",
-    "is_open",
-    "village_code",
-    "rules_version",
-]
 
 
 def villages() -> list[str]:

@@ -68,14 +68,22 @@ def rows(n: int, seed: int = 7) -> list[dict[str, object]]:
     return out
 
 
-COLUMNS = (
-    "pregnancy_id, kind, seq, window_start, due_on, window_end, done_on, missed_on, is_open, village_code, "
-    "rules_version"
+ITEM_COLUMNS = (
+    "pregnancy_id",
+    "kind",
+    "seq",
+    "window_start",
+    "due_on",
+    "window_end",
+    "done_on",
+    "missed_on",
+    "is_open",
+    "village_code",
+    "rules_version",
 )
+"""The due_item columns the generated rows fill (bench_alerts loads the same)."""
 INSERT_SQL = (
-    f"INSERT INTO due_item ({COLUMNS}) VALUES ("
-    + ", ".join(":" + c.strip() for c in COLUMNS.split(","))
-    + ")"
+    f"INSERT INTO due_item ({', '.join(ITEM_COLUMNS)}) VALUES ({', '.join(':' + c for c in ITEM_COLUMNS)})"
 )
 OVERDUE = (
     "SELECT count(*) FROM due_item WHERE is_open = :t AND village_code >= :lo AND village_code < :hi "
@@ -90,27 +98,14 @@ def load(engine: Engine, data: list[dict[str, object]], pg: bool) -> float:
 
         raw = sqlite3.connect(str(engine.url.database))
         raw.execute("PRAGMA foreign_keys=OFF")
-        cols = [
-            "pregnancy_id",
-            "kind",
-            "seq",
-            "window_start",
-            "due_on",
-            "window_end",
-            "done_on",
-            "missed_on",
-            "is_open",
-            "village_code",
-            "rules_version",
-        ]
         raw.executemany(
-            f"INSERT INTO due_item ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+            f"INSERT INTO due_item ({', '.join(ITEM_COLUMNS)}) VALUES ({', '.join('?' * len(ITEM_COLUMNS))})",
             [
                 tuple(
                     uuid.UUID(str(r[c])).hex
                     if c == "pregnancy_id"
                     else (r[c].isoformat() if isinstance(r[c], date) else r[c])
-                    for c in cols
+                    for c in ITEM_COLUMNS
                 )
                 for r in data
             ],
