@@ -32,18 +32,9 @@ from backend.db import make_engine
 from backend.demo import PASSWORD, seed_demo
 from backend.migrate import upgrade
 from backend.settings import Settings
+from tests.browser import CHROMIUM
+from tests.browser import CHROMIUM_ARGS as ARGS
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 BAR_KB = 150
 
 

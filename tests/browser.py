@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,25 @@ def context(browser: Browser, live_server: LiveServer) -> Iterator[BrowserContex
     )
     yield ctx
     ctx.close()
+
+
+@contextmanager
+def persistent_phone(browser: Browser, live_server: LiveServer, folder: Path) -> Iterator[BrowserContext]:
+    """A persistent Chromium profile in `folder`: the only kind that installs an app or keeps a service worker
+    running with no page open."""
+    context = browser.browser_type.launch_persistent_context(
+        str(folder / "profile"),
+        executable_path=CHROMIUM,
+        args=CHROMIUM_ARGS,
+        headless=True,
+        base_url=live_server.url,
+        viewport=PHONE,
+        locale="zh-CN",
+    )
+    try:
+        yield context
+    finally:
+        context.close()
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -162,11 +163,14 @@ def cast(db: Session) -> Cast:
     return make_cast(db)
 
 
-def sqlite_with_cast(folder: Path, template: Path) -> Settings:
-    """Settings for a fresh SQLite database in `folder`, migrated (a copy of the template), holding the cast:
-    for what runs outside the per-engine `settings` fixture (a live server, SQLite's own locking)."""
+def sqlite_with_cast(folder: Path, template: Path, **overrides: Any) -> Settings:
+    """Settings (with `overrides`) for a fresh SQLite database in `folder`, migrated (a copy of the template),
+    holding the cast: for what runs outside the per-engine `settings` fixture (a live server, SQLite's own
+    locking)."""
     shutil.copy(template, folder / "suifang.db")
-    settings = Settings(data_dir=folder, secret_key=TEST_SECRET, environment="test", run_alert_job=False)
+    settings = Settings(
+        data_dir=folder, secret_key=TEST_SECRET, environment="test", run_alert_job=False, **overrides
+    )
     engine = make_engine(settings)
     with Session(engine) as db:
         make_cast(db)

@@ -10,7 +10,7 @@ from playwright.sync_api import Browser, BrowserContext
 
 from backend.cases.models import PrenatalVisit
 from tests.browser import *  # noqa: F403
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, PHONE, LiveServer, sign_in
+from tests.browser import LiveServer, persistent_phone, sign_in
 from tests.browser_offline import (
     CADRE_A,
     count,
@@ -26,17 +26,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def phone(browser: Browser, live_server: LiveServer, tmp_path: Path) -> Iterator[BrowserContext]:
-    context = browser.browser_type.launch_persistent_context(
-        str(tmp_path / "profile"),
-        executable_path=CHROMIUM,
-        args=CHROMIUM_ARGS,
-        headless=True,
-        base_url=live_server.url,
-        viewport=PHONE,
-        locale="zh-CN",
-    )
-    yield context
-    context.close()
+    with persistent_phone(browser, live_server, tmp_path) as context:
+        yield context
 
 
 def test_the_worker_sends_the_outbox_when_signal_returns_after_the_app_was_closed(

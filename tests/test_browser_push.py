@@ -7,7 +7,6 @@ method clicks a notification) opens the overdue list."""
 
 import asyncio
 import json
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,11 +24,10 @@ from backend.alerts.services import run_alerts
 from backend.db import make_engine
 from backend.push.sender import PushSender
 from backend.push.vapid import load_or_create_keys
-from backend.settings import Settings
 from tests.alert_factories import make_item, make_pregnancy
 from tests.browser import *  # noqa: F403
 from tests.browser import PHONE, LiveServer, free_port, screenshot, sign_in
-from tests.conftest import TEST_SECRET, VILLAGE_A, make_cast
+from tests.conftest import VILLAGE_A, sqlite_with_cast
 from tests.push_receiver import PushReceiver, push_receiver_fixture  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.browser
@@ -80,18 +78,7 @@ async () => {
 def live_server(tmp_path: Path, sqlite_template: Path, push_receiver: PushReceiver) -> Iterator[LiveServer]:
     """The app served for real on a fresh SQLite database with the test cast, allowed to push to the local
     push service (the alert job is run by the tests, at a chosen time)."""
-    shutil.copy(sqlite_template, tmp_path / "suifang.db")
-    settings = Settings(
-        data_dir=tmp_path,
-        secret_key=TEST_SECRET,
-        environment="test",
-        run_alert_job=False,
-        push_allowed_hosts=(push_receiver.origin,),
-    )
-    engine = make_engine(settings)
-    with Session(engine) as db:
-        make_cast(db)
-    engine.dispose()
+    settings = sqlite_with_cast(tmp_path, sqlite_template, push_allowed_hosts=(push_receiver.origin,))
     server = LiveServer(settings, free_port())
     server.start()
     yield server

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.browser import *  # noqa: F403
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, PHONE, LiveServer, screenshot, sign_in
+from tests.browser import LiveServer, persistent_phone, screenshot, sign_in
 from tests.browser_offline import CADRE_A, outbox, poll, wait_until_kept_offline
 
 pytestmark = pytest.mark.browser
@@ -20,17 +20,8 @@ CACHES = "async () => await caches.keys()"
 @pytest.fixture
 def installed_profile(browser: Browser, live_server: LiveServer, tmp_path: Path) -> Iterator[BrowserContext]:
     """A persistent Chromium profile: the only kind in which Chromium will consider installing an app."""
-    context = browser.browser_type.launch_persistent_context(
-        str(tmp_path / "profile"),
-        executable_path=CHROMIUM,
-        args=CHROMIUM_ARGS,
-        headless=True,
-        base_url=live_server.url,
-        viewport=PHONE,
-        locale="zh-CN",
-    )
-    yield context
-    context.close()
+    with persistent_phone(browser, live_server, tmp_path) as context:
+        yield context
 
 
 def test_chromium_reports_no_installability_errors(installed_profile: BrowserContext) -> None:
