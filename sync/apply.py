@@ -340,8 +340,9 @@ def _apply_all(
     known = _known_operations(db, ops)
     new_ops = [op for op in ops if isinstance(op, dict) and _uuid_or_none(op.get("op_id")) not in known]
     buffered = nullcontext() if careful else audit_buffered(db)
-    with buffered, prefetched(db, _records_named(new_ops), _related_named(new_ops)):
-        prefetch_case_rows(db, _pregnancies_named(new_ops))
+    named = _records_named(new_ops)
+    with buffered, prefetched(db, named, _related_named(new_ops)):
+        prefetch_case_rows(db, named[Pregnancy])  # their visits, grades, outcome… read together too
         return state, [_apply_one(db, state, known, op) for op in ops]
 
 
@@ -401,21 +402,6 @@ def _related_named(ops: Iterable[dict[str, Any]]) -> dict[tuple[type[SQLModel], 
             out[(Correction, "target_id")].append(target)
             if data.get("target_type") == "woman":
                 out[(Pregnancy, "woman_id")].append(target)
-    return out
-
-
-def _pregnancies_named(ops: Iterable[Any]) -> list[uuid.UUID]:
-    """The pregnancies a batch's operations refer to, so their records are read together."""
-    out = []
-    for op in ops:
-        data = op.get("data") if isinstance(op, dict) else None
-        if isinstance(data, dict):
-            pid = _uuid_or_none(
-                data.get("pregnancy_id")
-                or (data.get("target_id") if data.get("target_type") == "pregnancy" else None)
-            )
-            if pid is not None:
-                out.append(pid)
     return out
 
 
