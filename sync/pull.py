@@ -7,12 +7,12 @@ from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import event, func, text
+from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from backend.accounts.services import Actor
 from backend.cases.models import CaseChange, DueItem, Pregnancy, Woman
-from backend.cases.schedule_store import CaseRecords, item_of
+from backend.cases.schedule_store import FEED_LOCK, CaseRecords, item_of
 from backend.lib.masking import mask_phone
 from backend.schedule import state_of
 
@@ -21,7 +21,6 @@ MAX_LIMIT = 500
 FORGET_CLOSED_AFTER = timedelta(days=60)
 """The first full pull leaves out cases closed longer ago than this: nothing about them is due any more."""
 
-FEED_LOCK = 0x53_46_43_43  # "SFCC": advisory lock between change-feed writers and cursor readers (PostgreSQL)
 
 WOMAN_FIELDS = ("id", "name", "birth_date", "id_masked", "address")
 PREGNANCY_FIELDS = (
@@ -229,7 +228,7 @@ def _items(db: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[DueIte
 def committed_ceiling(db: Session) -> int:
     """The highest change-feed position a cursor may reach now. On PostgreSQL sequence numbers are handed
     out before commit, so a transaction still writing may hold a lower one than a committed change. Taking the
-    feed lock exclusively waits for every such writer (they hold it shared, see `_feed_writer`), so no lower
+    feed lock exclusively waits for every such writer (they hold it shared, see `hold_feed_lock`), so no lower
     number can appear afterwards. SQLite has one writer at a time and needs none of this."""
     top = select(func.coalesce(func.max(CaseChange.seq), 0))
     if db.get_bind().dialect.name != "postgresql":
@@ -239,18 +238,3 @@ def committed_ceiling(db: Session) -> int:
         return int(db.exec(top).one() or 0)
     finally:
         db.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": FEED_LOCK})
-
-
-@event.listens_for(Session, "before_flush")
-def _feed_writer(session: Session, _context: Any, _instances: Any) -> None:
-    """A transaction about to write to the feed holds the feed lock, shared, till it ends (PostgreSQL)."""
-    if not any(isinstance(obj, CaseChange) for obj in session.new):
-        return
-    root = session.get_transaction()
-    while root is not None and root.parent is not None:
-        root = root.parent
-    if root is None or session.info.get("suifang_feed_lock") is root:
-        return
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": FEED_LOCK})
-    session.info["suifang_feed_lock"] = root

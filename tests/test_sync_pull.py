@@ -225,13 +225,47 @@ def test_on_postgresql_a_transaction_writing_the_change_feed_holds_back_cursors_
     from sqlalchemy import text
 
     from backend.cases import forms, services
-    from sync.pull import FEED_LOCK
+    from backend.cases.schedule_store import FEED_LOCK
 
     engine = db.get_bind()
     raw = register_op()["data"]
     with Session(engine) as writer, Session(engine) as reader:
         services.register_pregnancy(writer, cast.ctx(cast.cadre_a, writer), forms.read_registration(raw))
         writer.flush()
+        taken = reader.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": FEED_LOCK}).scalar()
+        assert taken is False
+        writer.commit()
+        taken = reader.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": FEED_LOCK}).scalar()
+        assert taken is True
+        reader.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": FEED_LOCK})
+
+
+@pytest.mark.parametrize("db_kind", ["postgres"])  # SQLite has one writer at a time: nothing to hold back
+def test_on_postgresql_a_sync_batch_writing_the_change_feed_holds_back_cursors_until_it_commits(
+    settings: Settings, cast: Cast, db: Session, db_kind: str
+) -> None:
+    """The same for a pushed batch, whose change-feed rows are written with one statement, not as objects."""
+    assert db_kind == "postgres"
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    from backend.cases.schedule_store import FEED_LOCK
+    from backend.lib.fieldcrypt import FieldCipher
+    from sync.apply import BatchContext, apply_batch
+    from tests.conftest import TEST_SECRET
+
+    engine = db.get_bind()
+    reg = register_op()
+    with Session(engine) as writer, Session(engine) as reader:
+        batch = BatchContext(
+            actor=cast.actor(cast.cadre_a, writer),
+            cipher=FieldCipher(TEST_SECRET),
+            today=server_today(),
+            received_at=datetime.now(UTC),
+        )
+        ops = [reg, visit_op(reg["data"]["id"], server_today())]
+        assert [r["status"] for r in apply_batch(writer, batch, ops)] == ["applied", "applied"]
         taken = reader.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": FEED_LOCK}).scalar()
         assert taken is False
         writer.commit()

@@ -8,11 +8,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, event
+from sqlalchemy import bindparam, event, text
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
 from backend.cases.models import (
+    CaseChange,
     Closure,
     Correction,
     DueItem,
@@ -237,6 +238,31 @@ class CaseRecords:
         )
 
 
+FEED_LOCK = 0x53_46_43_43  # "SFCC": advisory lock between change-feed writers and cursor readers (PostgreSQL)
+FEED_LOCK_HELD = "suifang_feed_lock"
+
+
+def hold_feed_lock(session: Session) -> None:
+    """A transaction writing to the change feed holds the feed lock, shared, till it ends (PostgreSQL hands
+    out sequence numbers before commit; sync.pull.committed_ceiling takes the lock exclusively, so a cursor
+    never passes a change whose transaction is still open). Called by whatever writes case_change rows."""
+    root = session.get_transaction()
+    while root is not None and root.parent is not None:
+        root = root.parent
+    if root is None or session.info.get(FEED_LOCK_HELD) is root:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": FEED_LOCK})
+    session.info[FEED_LOCK_HELD] = root
+
+
+@event.listens_for(Session, "before_flush")
+def _feed_writer(session: Session, _context: Any, _instances: Any) -> None:
+    """Change-feed rows added as objects take the lock before they are flushed."""
+    if any(isinstance(obj, CaseChange) for obj in session.new):
+        hold_feed_lock(session)
+
+
 DEFERRED_REFRESH = "suifang_deferred_refresh"
 DUE_ITEM_TABLE = SQLModel.metadata.tables["due_item"]
 CASE_CHANGE_TABLE = SQLModel.metadata.tables["case_change"]
@@ -295,6 +321,7 @@ def _refresh(db: Session, pregnancies: Sequence[Pregnancy]) -> list[CaseRecords]
     _rewrite_items(db, [p.id for p in pregnancies], planned)
     now = utcnow()
     changes = [{"pregnancy_id": p.id, "village_code": p.village_code, "at": now} for p in pregnancies]
+    hold_feed_lock(db)
     db.execute(CASE_CHANGE_TABLE.insert(), changes)
     for pregnancy, case in zip(pregnancies, records, strict=True):
         if pregnancy.high_risk != case.high_risk:
