@@ -47,6 +47,15 @@ def begin_writing(db: Session) -> None:
         db.connection(execution_options={WRITE_FROM_THE_START: True})
 
 
+def write_after_reading(db: Session) -> None:
+    """End what the session has done so far and begin again holding SQLite's write lock: for a request that
+    reads a lot (a report being exported) and then records a line (the export's audit entry). Written in the
+    reading transaction, that line would fail on SQLite if anyone committed meanwhile (the snapshot is stale);
+    taking the lock first would hold every writer — phones syncing — for the whole read."""
+    db.commit()
+    begin_writing(db)
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()

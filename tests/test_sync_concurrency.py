@@ -10,10 +10,11 @@ from typing import Any
 import httpx
 import pytest
 from litestar.testing import TestClient
-from sqlalchemy import Engine, event, func
+from sqlalchemy import Engine, event, func, update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
+from backend.accounts.models import LoginSession, User
 from backend.app import create_app
 from backend.areas.models import Area
 from backend.cases.models import Pregnancy, PrenatalVisit
@@ -166,6 +167,8 @@ def test_on_sqlite_a_transaction_that_read_first_cannot_write_after_another_comm
 def test_a_request_that_may_write_begins_holding_the_write_lock_and_a_read_does_not(
     tmp_path: Path, sqlite_template: Path
 ) -> None:
+    """And a sign-in hashes the password in a transaction that only reads, then writes its session holding
+    the lock (tests/test_slow_requests.py shows why)."""
     settings = sqlite_with_cast(tmp_path, sqlite_template)
     begins: list[str] = []
 
@@ -173,19 +176,66 @@ def test_a_request_that_may_write_begins_holding_the_write_lock_and_a_read_does_
         if statement.startswith("BEGIN"):
             begins.append(statement)
 
+    def during(request: Any) -> list[str]:
+        begins.clear()
+        request()
+        return list(begins)
+
     event.listen(Engine, "before_cursor_execute", seen)
     try:
         with TestClient(app=create_app(settings, run_migrations=False)) as client:
-            signed = client.post(
-                "/login", data={"phone": "13800000001", "password": PASSWORD}, follow_redirects=False
-            )
-            assert signed.status_code == 303
-            writes = list(begins)
-            begins.clear()
+            form = {"phone": "13800000001", "password": PASSWORD}
+            sign_in = during(lambda: client.post("/login", data=form, follow_redirects=False))
+            csrf = client.get("/sync/session").json()["csrf_token"]
+            push = {"v": 1, "ops": [register_op(village=VILLAGE_A)]}
+            writes = during(lambda: client.post("/sync/push", json=push, headers={"X-CSRF-Token": csrf}))
+            reads = during(lambda: client.get("/", follow_redirects=False))
             today = client.get("/", follow_redirects=False)
             assert today.status_code == 200 and "今日工作" in today.text  # signed in; Today only reads
-            reads = list(begins)
+            assert client.get("/women").text.count(push["ops"][0]["data"]["name"]) == 1  # the push was saved
     finally:
         event.remove(Engine, "before_cursor_execute", seen)
-    assert reads and set(reads) == {"BEGIN"}
+    assert sign_in == ["BEGIN", "BEGIN IMMEDIATE"]
     assert writes and set(writes) == {"BEGIN IMMEDIATE"}
+    assert reads and set(reads) == {"BEGIN"}
+
+
+def test_a_page_that_writes_after_reading_the_session_never_writes_from_a_stale_snapshot(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    """A GET writes now and then: once an hour it slides the session's expiry forward, and /lang stores the
+    language. Both come after the request has read the session; written from that read's snapshot, the write
+    fails on SQLite when a phone committed in between. Here one always does."""
+    settings = sqlite_with_cast(tmp_path, sqlite_template)
+    other = make_engine(settings)
+    squeezed: list[str] = []
+    codes = iter(range(990101100051, 990101100099))
+
+    def phone_commits_right_after_the_session_is_read(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:
+        if "FROM login_session" in statement and not squeezed:
+            squeezed.append(statement)
+            with Session(other) as db:
+                db.add(Area(code=str(next(codes)), name="x"))
+                db.commit()
+
+    with TestClient(app=create_app(settings, run_migrations=False)) as client:
+        form = {"phone": "13800000001", "password": PASSWORD}
+        assert client.post("/login", data=form, follow_redirects=False).status_code == 303
+        with Session(other) as db:  # the session was last seen two hours ago
+            db.execute(update(LoginSession).values(last_seen_at=datetime.now(UTC) - timedelta(hours=2)))
+            db.commit()
+        event.listen(Engine, "after_cursor_execute", phone_commits_right_after_the_session_is_read)
+        try:
+            answers = []
+            for path in ("/", "/lang/en"):
+                squeezed.clear()
+                answers.append(client.get(path, follow_redirects=False).status_code)
+                assert squeezed, path  # the phone did commit in between
+        finally:
+            event.remove(Engine, "after_cursor_execute", phone_commits_right_after_the_session_is_read)
+    with Session(other) as db:
+        seen = db.exec(select(LoginSession.last_seen_at)).one()
+        locale = db.exec(select(User.locale).where(col(User.phone) == "13800000001")).one()
+    other.dispose()
+    assert answers == [200, 303]
+    assert datetime.now(UTC) - seen.replace(tzinfo=UTC) < timedelta(hours=1) and locale == "en"

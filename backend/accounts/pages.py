@@ -1,16 +1,19 @@
 """Sign in, sign out, language and password (HTML forms; the session lives in the database)."""
 
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie, State
 from sqlmodel import Session
 
 from backend.accounts import services
 from backend.accounts.services import Actor
+from backend.db import begin_writing, session_scope, write_after_reading
 from backend.lib.i18n import ValidationFailed
-from backend.web import SESSION_COOKIE, app_state, check_origin, form_errors, redirect, render
+from backend.web import SESSION_COOKIE, AppState, app_state, check_origin, form_errors, redirect, render
 
 
 def _session_cookie(request: Request[Any, Any, State], value: str, max_age: int) -> Cookie:
@@ -35,32 +38,47 @@ def login_page(request: Request[Any, Any, State], maybe_actor: Actor | None) -> 
 
 
 @post("/login")
-async def login(request: Request[Any, Any, State], db: Session) -> Response[Any]:
+async def login(request: Request[Any, Any, State]) -> Response[Any]:
     """Check phone and password; on success start a long-lived server-side session."""
     check_origin(request)
     form = await request.form()
     phone, password = str(form.get("phone", "")), str(form.get("password", ""))
-    locale = request.cookies.get("sf_lang", "zh")
-    try:
-        user = services.authenticate(db, phone, password)
-    except ValidationFailed as exc:
-        db.commit()  # keep the failure count even though we answer with an error
+    device = request.headers.get("user-agent", "")[:120]
+    signed_in = await anyio.to_thread.run_sync(partial(_sign_in, app_state(request), phone, password, device))
+    if isinstance(signed_in, ValidationFailed):
         return render(
             request,
             "login.html",
-            {"errors": form_errors(exc, locale), "form": {"phone": phone}},
+            {
+                "errors": form_errors(signed_in, request.cookies.get("sf_lang", "zh")),
+                "form": {"phone": phone},
+            },
             status_code=422,
         )
-    settings = app_state(request).settings
-    token, _ = services.start_session(
-        db, user, days=settings.session_days, device=request.headers.get("user-agent", "")[:120]
-    )
+    token, locale = signed_in
+    days = app_state(request).settings.session_days
     response = redirect("/")
-    response.cookies.append(_session_cookie(request, token, settings.session_days * 86400))
+    response.cookies.append(_session_cookie(request, token, days * 86400))
     response.cookies.append(
-        Cookie(key="sf_lang", value=user.locale, max_age=365 * 86400, samesite="lax", path="/")
+        Cookie(key="sf_lang", value=locale, max_age=365 * 86400, samesite="lax", path="/")
     )
     return response
+
+
+def _sign_in(state: AppState, phone: str, password: str, device: str) -> tuple[str, str] | ValidationFailed:
+    """Off the event loop, in two transactions: the password is hashed in one that only reads, so it holds no
+    write lock; the outcome (a failure counted, or a new session) is written in the next. Returns the session
+    token and the user's language, or the refusal."""
+    with Session(state.engine) as db:
+        checked = services.check_password(db, phone, password)
+    with session_scope(state.engine) as db:
+        begin_writing(db)
+        try:
+            user = services.authenticate(db, phone, password, checked=checked)
+        except ValidationFailed as exc:
+            return exc  # returned, not raised: the failure count is committed
+        token, _ = services.start_session(db, user, days=state.settings.session_days, device=device)
+        return token, user.locale
 
 
 @post("/logout", sync_to_thread=False)
@@ -79,6 +97,7 @@ def switch_language(
     """中文 / English: stored per user when signed in, in a cookie otherwise."""
     locale = locale if locale in ("zh", "en") else "zh"
     if maybe_actor is not None:
+        write_after_reading(db)  # a GET's transaction has read the session: on SQLite, write from a fresh one
         services.set_locale(db, maybe_actor, locale)
     response = redirect(_same_site_path(request, request.headers.get("referer", "")))
     response.cookies.append(
