@@ -131,8 +131,12 @@ async def change_password(request: Request[Any, Any, State], db: Session, actor:
     """A cadre changes her own password (at least 8 characters)."""
     form = await request.form()
     try:
-        services.change_password(
-            db, actor, str(form.get("current_password", "")), str(form.get("new_password", ""))
+        await anyio.to_thread.run_sync(  # two argon2 hashes: off the event loop
+            services.change_password,
+            db,
+            actor,
+            str(form.get("current_password", "")),
+            str(form.get("new_password", "")),
         )
     except ValidationFailed as exc:
         return render(
