@@ -102,6 +102,17 @@ def test_a_supervisor_cannot_create_a_cadre_outside_her_township_or_reuse_a_phon
     assert db.exec(select(User).where(col(User.phone).in_(["13800000098", "13800000097"]))).all() == []
 
 
+@pytest.mark.parametrize("phone", ["", "1234", "hello<b>x", "23800000096", "１３８０００００"])
+def test_a_new_account_needs_a_mobile_number(client: TestClient, cast: Cast, db: Session, phone: str) -> None:
+    csrf = sign_in(client, cast.sup_t.phone)
+    form = {"csrf": csrf, "name": "钱", "phone": phone, "password": "first-password-1", "areas": [VILLAGE_A]}
+    r = client.post("/admin/people", data=form)
+    assert r.status_code == 422 and "请输入11位手机号" in r.text
+    assert 'value="钱"' in r.text  # what was typed is kept
+    db.rollback()
+    assert db.exec(select(User).where(User.name == "钱")).all() == []
+
+
 def test_a_password_reset_signs_the_cadre_out_everywhere(client: TestClient, cast: Cast, app) -> None:
     with TestClient(app=app) as phone:
         sign_in(phone, cast.cadre_a.phone)

@@ -864,6 +864,26 @@ def test_a_registration_edit_must_pass_the_registration_rules(
     assert field_of(exc) == [field]
 
 
+@pytest.mark.parametrize("phone", ["1234", "hello", "23812341234", "138123412345"])
+def test_a_womans_phone_edited_to_something_not_a_mobile_number_is_refused(
+    db: Session, ctx_a: WriteContext, pregnancy: Pregnancy, phone: str
+) -> None:
+    with pytest.raises(ValidationFailed) as exc:
+        services.edit_registration(db, ctx_a, "woman", pregnancy.woman_id, {"phone": phone}, uuid.uuid4())
+    assert field_of(exc) == ["new-phone"]
+
+
+def test_a_womans_phone_edited_as_typed_with_a_country_code_is_kept_normalised(
+    db: Session, ctx_a: WriteContext, pregnancy: Pregnancy
+) -> None:
+    services.edit_registration(
+        db, ctx_a, "woman", pregnancy.woman_id, {"phone": "+86 139-1234-5678"}, uuid.uuid4()
+    )
+    db.commit()
+    woman = db.get(Woman, pregnancy.woman_id)
+    assert woman is not None and woman.phone == "13912345678"
+
+
 def test_voiding_a_wrong_moved_out_reopens_the_case(
     db: Session, ctx_a: WriteContext, pregnancy: Pregnancy
 ) -> None:

@@ -23,7 +23,7 @@ from backend.areas.models import Area
 from backend.areas.services import AreaImportError, LineProblem, import_areas, parse_area_rows
 from backend.cases.services import Forbidden, NotFound
 from backend.lib.i18n import FieldError, Text, ValidationFailed
-from backend.lib.parsing import normalise_phone
+from backend.lib.parsing import is_valid_mobile, normalise_phone
 from backend.scope import level_of
 
 MANAGES = {"township": "village", "county": "township"}
@@ -106,13 +106,11 @@ def create_person(
     name = " ".join(name.split())[:40]
     if not name:
         errors.append(FieldError("name", NAME_REQUIRED))
-    try:
-        phone = normalise_phone(phone)
-    except ValueError:
+    phone = normalise_phone(phone)
+    if not is_valid_mobile(phone):
         errors.append(FieldError("phone", BAD_PHONE))
-    else:
-        if db.exec(select(User.id).where(User.phone == phone)).first() is not None:
-            errors.append(FieldError("phone", PHONE_TAKEN))
+    elif db.exec(select(User.id).where(User.phone == phone)).first() is not None:
+        errors.append(FieldError("phone", PHONE_TAKEN))
     try:
         check_new_password(password)
     except ValidationFailed as exc:

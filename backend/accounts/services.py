@@ -112,10 +112,7 @@ def check_password(db: Session, phone: str, password: str) -> PasswordCheck:
     """Hash the password against the account's (or a dummy, so an unknown number costs the same). Run it
     in a transaction that only reads: argon2 takes ~0.1 s, and on SQLite a writing one would hold every other
     writer (a phone's sync, a saved form) waiting meanwhile. `authenticate` records the outcome."""
-    try:
-        normalised = normalise_phone(phone)
-    except ValueError:
-        normalised = ""
+    normalised = normalise_phone(phone)
     row = (
         db.exec(select(User.id, User.password_hash, User.active).where(User.phone == normalised)).first()
         if normalised
@@ -135,10 +132,7 @@ def authenticate(
     `checked` (from `check_password`, for the same phone and password) the hash is not computed again,
     unless the password changed in between."""
     now = now or utcnow()
-    try:
-        normalised = normalise_phone(phone)
-    except ValueError:
-        normalised = ""
+    normalised = normalise_phone(phone)
     user = db.exec(select(User).where(User.phone == normalised)).first() if normalised else None
     if user is None or not user.active:
         if checked is None:

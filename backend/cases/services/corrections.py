@@ -55,7 +55,7 @@ from backend.cases.services.common import (
 )
 from backend.lib.clock import utcnow
 from backend.lib.i18n import FieldError, Text, ValidationFailed
-from backend.lib.parsing import normalise_phone
+from backend.lib.parsing import is_valid_mobile, normalise_phone
 
 CORRECTABLE_FIELDS: dict[str, tuple[type[FieldRecord], tuple[str, ...]]] = {
     "prenatal_visit": (
@@ -303,11 +303,8 @@ def edit_registration(
     if bad:
         raise ValidationFailed([FieldError(f"new-{k}", NOT_CORRECTABLE) for k in bad])
     typed = _typed_changes(target, changes, keep_unchanged=True) if changes else {}
-    if typed.get("phone"):
-        try:
-            typed["phone"] = normalise_phone(str(typed["phone"]))
-        except ValueError:
-            raise _fail("new-phone", rules.PHONE_NOT_MOBILE) from None
+    if typed.get("phone") and not is_valid_mobile(str(typed["phone"])):
+        raise _fail("new-phone", rules.PHONE_NOT_MOBILE)
     if isinstance(target, Pregnancy) and typed:
         merged = target.model_copy(update=typed)
         errors = rules.check_pregnancy(
