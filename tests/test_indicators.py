@@ -24,7 +24,7 @@ from backend.review.indicators import (
     postpartum_visit,
     sex_ratio_at_birth,
 )
-from backend.review.periods import last_months, mch_year_of, parse_period
+from backend.review.periods import last_months, mch_year_of, month_of, parse_period, report_month
 from backend.schedule import Item, State, state_of
 
 D = date(2026, 10, 10)
@@ -200,7 +200,7 @@ def test_a_period_name_reads_back_to_the_same_period(day: date) -> None:
         parse_period(str(day.year), day),
         mch_year_of(day),
     ):
-        assert parse_period(p.key, date(2000, 1, 1)) == p
+        assert parse_period(p.key, day) == p
         assert p.contains(day)
 
 
@@ -210,9 +210,20 @@ def test_the_maternal_health_year_runs_from_1_october_to_30_september() -> None:
     assert mch_year_of(date(2026, 10, 1)).key == "mch2027"
 
 
-def test_an_unreadable_period_means_this_month() -> None:
-    assert parse_period("2026-13", date(2026, 11, 23)).key == "2026-11"
-    assert parse_period("<script>", date(2026, 11, 23)).key == "2026-11"
+@pytest.mark.parametrize(
+    "name", ["2026-13", "<script>", "0001-01", "0001-Q1", "0001", "9999", "mch0001", "2028"]
+)
+def test_an_unreadable_or_out_of_range_period_means_this_month(name: str) -> None:
+    assert parse_period(name, date(2026, 11, 23)).key == "2026-11"
+    assert parse_period(name, date(2026, 11, 23), default=month_of(date(2026, 10, 1))).key == "2026-10"
+
+
+@given(st.dates(min_value=date(2001, 1, 1), max_value=date(2099, 12, 31)))
+def test_the_report_being_filed_is_last_months_until_the_tenth(today: date) -> None:
+    month = report_month(today)
+    last = month_of(today.replace(day=1) - timedelta(days=1))
+    assert month == (last if today.day <= 10 else month_of(today))
+    assert parse_period(month.key, today) == month  # in range: it can be asked for by name
 
 
 def test_twelve_months_end_with_the_chosen_month_and_touch() -> None:

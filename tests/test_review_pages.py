@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from backend.accounts.models import AuditEntry
 from backend.app import create_app
 from backend.lib.clock import local_today
-from backend.review.periods import month_of
+from backend.review.periods import month_of, report_month
 from backend.review.reports import township_report
 from backend.settings import Settings
 from tests.conftest import PASSWORD, TOWNSHIP_T, TOWNSHIP_U, VILLAGE_A, VILLAGE_B, VILLAGE_C, Cast
@@ -336,3 +336,25 @@ def test_the_dashboard_counts_a_new_pregnancy_on_the_next_view(
         registered_on=date(2026, 10, 15),
     )
     assert pregnant_in_b() == before + 1
+
+
+@pytest.mark.parametrize("period", ["0001-01", "0001-Q1", "0001", "9999", "mch0001", "2026-13"])
+def test_a_period_out_of_range_shows_the_default_instead_of_failing(
+    client: TestClient, october: Cast, period: str
+) -> None:
+    sign_in(client, october.sup_t.phone)
+    paths = ["/review", "/review/report", "/review/report.xlsx", "/review/report.csv", "/review/escalations"]
+    for path in paths:
+        assert client.get(f"{path}?period={period}").status_code == 200, path
+    client.cookies.clear()
+    sign_in(client, october.county.phone)
+    for path in ("/review", "/review/report", "/review/county"):
+        assert client.get(f"{path}?period={period}").status_code == 200, path
+
+
+def test_the_report_opens_on_the_month_being_filed(client: TestClient, october: Cast) -> None:
+    """Until the 10th, when it is due, last month's report; this month's after."""
+    sign_in(client, october.sup_t.phone)
+    expected = report_month(service_today(client))
+    page = client.get("/review/report").text
+    assert f'value="{expected.key}" selected' in page

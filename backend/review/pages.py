@@ -24,7 +24,7 @@ from backend.review import coverage as cov
 from backend.review.cache import per_village
 from backend.review.dashboard import build_dashboard, sort_rows, sync_query
 from backend.review.indicators import INDICATORS
-from backend.review.periods import Period, choices, parse_period
+from backend.review.periods import Period, choices, parse_period, report_month
 from backend.review.reports import OUTCOME_ORDER, Report, county_report, township_report
 from backend.scope import Scope, level_of, township_of
 from backend.web import app_state, require_role
@@ -225,7 +225,8 @@ def _conflicts(db: Session, scope: Scope) -> list[cov.ConflictingEdit]:
 
 
 def _report(request: Request[Any, Any, State], db: Session, actor: Actor, area: str | None) -> Report:
-    period, today = _period(request), app_state(request).today()
+    today = app_state(request).today()
+    period = parse_period(request.query_params.get("period"), today, default=report_month(today))
     if actor.role == "county" and (not area or level_of(area) == "county"):
         return county_report(db, _county(actor), period, today)
     return township_report(db, _township(db, actor, area), period, today)

@@ -73,20 +73,40 @@ def mch_year_of(day: date) -> Period:
     return Period("mch", date(ends - 1, 10, 1), date(ends, 9, 30))
 
 
-def parse_period(text: str | None, today: date) -> Period:
-    """A period from its URL name; anything unreadable means this month (the dashboard's default)."""
+FIRST_YEAR = 2000
+"""No period starts before this year or after next year: a report of year 1 or 9999 means nothing (and would
+reach dates Python cannot hold)."""
+
+
+def parse_period(text: str | None, today: date, default: Period | None = None) -> Period:
+    """A period from its URL name; anything unreadable or out of range means `default`, else this month
+    (the dashboard's default)."""
     value = (text or "").strip()
+    period: Period | None = None
     try:
         if m := _MONTH.match(value):
-            return month_of(date(int(m[1]), int(m[2]), 1))
-        if m := _QUARTER.match(value):
-            return quarter_of(date(int(m[1]), (int(m[2]) - 1) * 3 + 1, 1))
-        if m := _YEAR.match(value):
-            return year_of(date(int(m[1]), 1, 1))
-        if m := _MCH.match(value):
-            return mch_year_of(date(int(m[1]), 9, 30))
+            period = month_of(date(int(m[1]), int(m[2]), 1))
+        elif m := _QUARTER.match(value):
+            period = quarter_of(date(int(m[1]), (int(m[2]) - 1) * 3 + 1, 1))
+        elif m := _YEAR.match(value):
+            period = year_of(date(int(m[1]), 1, 1))
+        elif m := _MCH.match(value):
+            period = mch_year_of(date(int(m[1]), 9, 30))
     except ValueError:
-        pass
+        period = None
+    if period is not None and period.start.year >= FIRST_YEAR and period.end.year <= today.year + 1:
+        return period
+    return default or month_of(today)
+
+
+REPORT_DUE_DAY = 10
+
+
+def report_month(today: date) -> Period:
+    """The month whose report (月报) is being filed: the one before until the 10th, when it is due
+    (DOMAIN.md §6), then this one."""
+    if today.day <= REPORT_DUE_DAY:
+        return month_of(today.replace(day=1) - timedelta(days=1))
     return month_of(today)
 
 
