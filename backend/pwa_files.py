@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from backend.accounts.services import Actor
 from backend.cases import pages as case_pages
-from backend.cases import queries
+from backend.cases import labels, queries
 from backend.cases.models import CaseChange, Closure, Correction
 from backend.web import app_state, render, require_role
 
@@ -126,8 +126,9 @@ def offline_page(request: Request[Any, Any, State]) -> Response[Any]:
 @get("/pending", sync_to_thread=False)
 def pending_page(request: Request[Any, Any, State], db: Session, actor: Actor) -> Response[Any]:
     """待同步: the entries this phone holds for this user — see, correct, discard or export them. The list
-    itself lives on the phone and is drawn there."""
-    return case_pages.page(request, db, actor, "pending.html")
+    itself lives on the phone and is drawn there, with the fields named as the forms name them."""
+    names = {name: text.in_(actor.locale) for name, text in labels.FIELDS.items()}
+    return case_pages.page(request, db, actor, "pending.html", {"field_labels": names})
 
 
 @get("/offline/case", sync_to_thread=False)

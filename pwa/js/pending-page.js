@@ -9,16 +9,31 @@ function announce(user) {
   new BroadcastChannel(sync.channelName).postMessage({ type: 'outbox-changed', user });
 }
 
+const FIELD_LABELS = JSON.parse(document.getElementById('field-labels')?.textContent || '{}');
+
+/** A field as the forms name it: "bp_systolic" → 收缩压, "new-phone" → 手机号, "babies-1-sex" → 第2个婴儿：性别. */
+function fieldLabel(name) {
+  const field = name.replace(/^new-/, '');
+  const baby = /^babies-(\d+)-(\w+)$/.exec(field);
+  if (baby) {
+    const n = Number(baby[1]) + 1;
+    const inner = FIELD_LABELS[baby[2]] || baby[2];
+    return t(`第${n}个婴儿：${inner}`, `Baby ${n}: ${inner}`);
+  }
+  return FIELD_LABELS[field] || field;
+}
+
 function errorList(entry) {
   const lang = document.documentElement.lang === 'en' ? 'en' : 'zh';
   const items = Object.entries(entry.errors || {}).map(([field, message]) =>
-    el('li', {}, el('b', { text: field ? `${field}: ` : '' }), message[lang] || message.zh || String(message)));
+    el('li', {}, el('b', { text: field ? `${fieldLabel(field)}${t('：', ': ')}` : '' }),
+      message[lang] || message.zh || String(message)));
   return items.length ? el('ul', { class: 'error' }, ...items) : null;
 }
 
 function details(entry) {
   const rows = Object.entries(entry.data || {}).filter(([, v]) => v !== '' && v !== null)
-    .map(([k, v]) => el('div', {}, el('dt', { text: k }), el('dd', { text: typeof v === 'string' ? v : JSON.stringify(v) })));
+    .map(([k, v]) => el('div', {}, el('dt', { text: fieldLabel(k) }), el('dd', { text: typeof v === 'string' ? v : JSON.stringify(v) })));
   return el('details', {}, el('summary', { text: t('全部内容', 'Everything in it') }), el('dl', { class: 'facts' }, ...rows));
 }
 
