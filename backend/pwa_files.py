@@ -18,8 +18,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from backend.accounts.services import Actor
-from backend.cases import pages as case_pages
 from backend.cases import labels, queries
+from backend.cases import pages as case_pages
 from backend.cases.models import CaseChange, Closure, Correction
 from backend.web import app_state, render, require_role
 

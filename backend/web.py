@@ -5,10 +5,11 @@ import json
 import logging
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import anyio
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
@@ -144,7 +145,12 @@ def make_jinja() -> Environment:
     env.globals.update(_=_translate, label=_label, fmt_date=_fmt_date, ga=_ga)
     from backend.lib.masking import mask_phone
 
-    env.filters.update(d=_fmt_date, mask_phone=mask_phone, zip=lambda a, b: list(zip(a, b, strict=False)))
+    env.filters.update(
+        d=_fmt_date,
+        local_day=_local_day,
+        mask_phone=mask_phone,
+        zip=lambda a, b: list(zip(a, b, strict=False)),
+    )
     return env
 
 
@@ -168,6 +174,17 @@ def _fmt_date(ctx: Any, value: date | None) -> str:
     if ctx.get("locale") == "en":
         return f"{value.day} {value.strftime('%b')} {value.year}"
     return f"{value.year}年{value.month}月{value.day}日"
+
+
+@pass_context
+def _local_day(ctx: Any, moment: datetime | None) -> date | None:
+    """The service's date (Asia/Shanghai) of a stored instant: a correction made at 01:30 in China is on
+    that day, not on the UTC day before."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:  # stored instants are UTC
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(ZoneInfo(ctx["timezone"])).date()
 
 
 @pass_context
@@ -200,6 +217,7 @@ def render(
         "locale": locale,
         "build": state.build,
         "today": state.today(),
+        "timezone": state.settings.timezone,
         "path": request.url.path,
         "errors": {},
         "form": {},

@@ -68,7 +68,8 @@ def test_a_visit_dated_before_registration_stays_with_the_message_and_goes_again
     card = page.locator(f'#pending-entries li[data-op="{refused["op_id"]}"]')
     expect(card).to_contain_text("被退回")
     expect(card.locator(".error")).to_contain_text("随访日期不能早于登记日期")
-    expect(card.locator(".error b")).to_have_text("访视日期：")  # the field as the form names it, not its code
+    # the field as the form names it, not by its code
+    expect(card.locator(".error b")).to_have_text("访视日期：")
     card.locator("summary").click()
     expect(card.locator("dt").first).not_to_contain_text("_")
     expect(card.locator("dl")).to_contain_text("访视日期")

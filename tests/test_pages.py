@@ -5,7 +5,7 @@ whatever is posted."""
 import html
 import re
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -452,6 +452,24 @@ def test_an_amendment_shows_in_the_history_and_a_voided_visit_stays_struck_throu
     voided = re.search(r'<li class="voided" data-record="prenatal_visit">(.*?)</li>', page, re.S)
     assert voided is not None and "记到了别人名下" in voided.group(1) and "入户访视" in voided.group(1)
     assert count(db, PrenatalVisit) == 1 and count(db, Correction) == 2
+
+
+def test_a_correction_made_after_midnight_in_china_shows_that_day_not_the_utc_day_before(
+    db: Session, cast: Cast, pages: Pages
+) -> None:
+    p = twins_case(db, cast)
+    visit = db.exec(select(PrenatalVisit).where(PrenatalVisit.pregnancy_id == p.id)).one()
+    a = pages.client(cast.cadre_a)
+    amend = {"id": str(uuid.uuid4()), "kind": "amend", "new-bp_systolic": "125", "reason": "血压抄错"}
+    assert a.post(f"/correct/prenatal_visit/{visit.id}", amend).status_code == 303
+    correction = fresh(db).get(Correction, uuid.UUID(amend["id"]))
+    assert correction is not None
+    correction.recorded_at = datetime(2026, 11, 23, 17, 30, tzinfo=UTC)  # 01:30 on 24 November in China
+    db.add(correction)
+    db.commit()
+    for path in (f"/women/{p.woman_id}", f"/correct/prenatal_visit/{visit.id}"):
+        page = text_of(a.get(path).text)
+        assert "2026年11月24日（血压抄错）" in page and "11月23日（" not in page, path
 
 
 def test_a_refused_correction_keeps_what_was_typed(db: Session, cast: Cast, pages: Pages) -> None:
