@@ -266,7 +266,7 @@ def test_the_escalation_list_names_each_case_and_who_answers_for_it(
     assert "满月" in section("esc-overdue") and "李桂兰" in section("esc-overdue")
     assert "<td>15</td>" in section("esc-overdue")
     assert "迟娟" in section("esc-outcome") and "王秀英" in section("esc-outcome")
-    assert "迟娟" in section("esc-conflicts") and "phone" in section("esc-conflicts")
+    assert "迟娟" in section("esc-conflicts") and "手机号" in section("esc-conflicts")
     assert "满月" not in section("esc-outcome")
 
 
@@ -358,3 +358,67 @@ def test_the_report_opens_on_the_month_being_filed(client: TestClient, october: 
     expected = report_month(service_today(client))
     page = client.get("/review/report").text
     assert f'value="{expected.key}" selected' in page
+
+
+def test_a_conflicting_edit_names_the_field_and_whose_edit_lost_and_whose_won(
+    client: TestClient, cast: Cast, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 督办 list of edits that lost a sync conflict names the field in the user's language (手机号, not
+    the code "phone"), the value not kept and the value kept, and who made each and when."""
+    import dataclasses
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from backend.cases import services
+    from tests import review_factory as f
+
+    today = service_today(client)
+    monkeypatch.setattr(f, "WRITTEN_ON", today)
+    woman = f.make_pregnancy(
+        db,
+        cast,
+        cast.cadre_a,
+        village=VILLAGE_A,
+        name="争娟",
+        lmp=today - timedelta(days=100),
+        registered_on=today - timedelta(days=50),
+    )
+    t = datetime(2026, 11, 23, 5, 45, tzinfo=UTC)  # 13:45 in Asia/Shanghai
+    # The supervisor's edit is the later one and is kept; the cadre's, made an hour earlier, lost.
+    services.edit_registration(
+        db,
+        dataclasses.replace(cast.ctx(cast.sup_t, db, today), device_id="web", recorded_at=t),
+        "woman",
+        woman.woman_id,
+        {"phone": "13700000001"},
+        uuid.uuid4(),
+    )
+    services.edit_registration(
+        db,
+        dataclasses.replace(
+            cast.ctx(cast.cadre_a, db, today), device_id="phone-1", recorded_at=t - timedelta(hours=1)
+        ),
+        "woman",
+        woman.woman_id,
+        {"phone": "13700000002"},
+        uuid.uuid4(),
+    )
+    db.commit()
+
+    def section() -> str:
+        page = client.get("/review/escalations").text
+        return page.split('id="esc-conflicts"')[1].split("</section>")[0]
+
+    sign_in(client, cast.sup_t.phone)
+    zh = section()
+    assert "争娟" in zh and "手机号" in zh
+    assert "phone：" not in zh and ">phone" not in zh
+    lost, won = zh.split('class="edit lost"')[1], zh.split('class="edit won"')[1]
+    assert "137****0002" in lost and "王秀英" in lost and "12:45" in lost
+    assert "137****0001" in won and "周敏" in won and "13:45" in won
+    assert "未采用" in lost and "已采用" in won
+
+    client.get("/lang/en")
+    en = section()
+    assert "Mobile" in en and "手机号" not in en and "phone:" not in en
+    assert "Not kept" in en and "Kept" in en

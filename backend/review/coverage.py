@@ -28,6 +28,7 @@ from backend.cases.models import (
     Woman,
 )
 from backend.cases.schedule_store import corrected
+from backend.lib.masking import mask_phone
 from backend.lib.parsing import parse_date
 from backend.review.indicators import Coverage, coverage_category
 from backend.review.periods import Period
@@ -459,14 +460,34 @@ class ConflictingEdit:
     target_type: str
     fields: tuple[str, ...]
     recorded_at: datetime
-    change: str = ""
-    """"earlier value → value kept", when known."""
+    """When the edit that lost was made (device time)."""
+    lost_value: Any = None
+    """The value of the edit that lost (a phone number masked), when one field is known."""
+    lost_by: str = ""
+    """Who made the edit that lost (the user's name)."""
+    lost_device: str = ""
+    won_value: Any = None
+    """The value kept, when known."""
+    won_by: str = ""
+    won_device: str = ""
+    won_at: datetime | None = None
+    """When the edit that was kept was made; None when sync cannot tell."""
+
+
+def _user_names(db: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return {u.id: u.name for u in db.exec(select(User).where(col(User.id).in_(wanted))).all()}
 
 
 def from_sync_conflicts(db: Session, scope: Scope, rows: Sequence[Any]) -> list[ConflictingEdit]:
-    """The rows of sync.queries.conflicting_edits (one per lost field) with the woman's name, in scope."""
+    """The rows of sync.queries.conflicting_edits (one per lost field) with the woman's name and the names of
+    who made each edit, in scope."""
+    rows = [r for r in rows if scope.covers(r.village_code)]
     ids = {r.woman_id for r in rows}
     names = {w.id: w.name for w in db.exec(select(Woman).where(col(Woman.id).in_(ids))).all()} if ids else {}
+    people = _user_names(db, [r.lost_by for r in rows] + [r.won_by for r in rows])
     return [
         ConflictingEdit(
             r.woman_id,
@@ -475,10 +496,15 @@ def from_sync_conflicts(db: Session, scope: Scope, rows: Sequence[Any]) -> list[
             r.target_type,
             (r.field,),
             r.lost_at,
-            f"{r.lost_value} → {r.won_value}",
+            lost_value=r.lost_value,
+            lost_by=people.get(r.lost_by, ""),
+            lost_device=r.lost_device,
+            won_value=r.won_value,
+            won_by=people.get(r.won_by, ""),
+            won_device=r.won_device,
+            won_at=r.won_at,
         )
         for r in rows
-        if scope.covers(r.village_code)
     ]
 
 
@@ -495,6 +521,7 @@ def superseded_edits(db: Session, scope: Scope, limit: int = 100) -> list[Confli
         .order_by(col(Correction.recorded_at).desc())
         .limit(limit)
     ).all()
+    people = _user_names(db, [c.author_id for c in rows])
     out = []
     for c in rows:
         woman: Woman | None
@@ -503,14 +530,19 @@ def superseded_edits(db: Session, scope: Scope, limit: int = 100) -> list[Confli
         else:
             p = db.get(Pregnancy, c.target_id)
             woman = db.get(Woman, p.woman_id) if p else None
+        changes = json.loads(c.changes)
+        value = next(iter(changes.values())) if len(changes) == 1 else None
         out.append(
             ConflictingEdit(
                 woman.id if woman else None,
                 woman.name if woman else "",
                 c.village_code,
                 c.target_type,
-                tuple(json.loads(c.changes)),
+                tuple(changes),
                 c.recorded_at,
+                lost_value=mask_phone(value) if "phone" in changes and value else value,
+                lost_by=people.get(c.author_id, ""),
+                lost_device=c.device_id,
             )
         )
     return out
