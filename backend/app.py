@@ -24,7 +24,7 @@ from backend.cases import pages as case_pages
 from backend.cases.services import Forbidden, NotFound
 from backend.db import make_engine
 from backend.lib.fieldcrypt import FieldCipher
-from backend.lib.i18n import ValidationFailed
+from backend.lib.i18n import Text, ValidationFailed
 from backend.review import pages as review_pages
 from backend.settings import Settings
 from backend.web import (
@@ -100,34 +100,54 @@ def healthz(request: Request[Any, Any, State]) -> Response[bytes]:
     return Response(content=b'{"status":"ok"}', media_type=MediaType.JSON)
 
 
+NOT_ALLOWED = Text("无权操作", "Not allowed")
+NOT_FOUND = Text("未找到", "Not found")
+BAD_REQUEST = Text("请求无效", "Bad request")
+SERVER_ERROR = Text("服务器出错", "Server error")
+TRY_AGAIN = Text(
+    "请稍后重试；如仍出错，请联系乡镇管理员", "Try again later; if it goes on, tell your township"
+)
+
+
 def _on_error(request: Request[Any, Any, State], exc: Exception) -> Response[Any]:
-    """Every error becomes a clear page or problem document; nothing answers a bare 500 with a trace."""
+    """Every error becomes a clear page (in the user's language) or problem document; nothing answers a bare
+    500 with a trace."""
     if isinstance(exc, NotSignedIn):
         if wants_html(request):
             return redirect("/login")
         return problem(401, "sign in required")
     if isinstance(exc, CsrfFailed | RoleDenied | Forbidden):
-        return _error_page(request, 403, "无权操作 / Not allowed", str(getattr(exc, "detail", "")))
+        detail = getattr(exc, "text", None) or RoleDenied.text
+        return _error_page(request, 403, NOT_ALLOWED, detail)
     if isinstance(exc, NotFound | NotFoundException):
-        return _error_page(request, 404, "未找到 / Not found")
+        return _error_page(request, 404, NOT_FOUND)
     if isinstance(exc, ValidationFailed):
         return problem(422, "invalid input", errors=[e.as_dict() for e in exc.errors])
     if isinstance(exc, ValidationException):
-        return _error_page(request, 400, "请求无效 / Bad request")
+        return _error_page(request, 400, BAD_REQUEST)
     if isinstance(exc, HTTPException):
-        return _error_page(request, exc.status_code, str(exc.detail))
+        return _error_page(request, exc.status_code, Text(str(exc.detail), str(exc.detail)))
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return _error_page(request, 500, "服务器出错 / Server error")
+    return _error_page(request, 500, SERVER_ERROR, TRY_AGAIN)
 
 
 def _error_page(
-    request: Request[Any, Any, State], status: int, title: str, detail: str = ""
+    request: Request[Any, Any, State], status: int, title: Text, detail: Text | None = None
 ) -> Response[Any]:
+    """The page in the language the user chose (her cookie); a JSON client gets both languages."""
     if wants_html(request):
-        return render(
-            request, "error.html", {"status": status, "title": title, "detail": detail}, status_code=status
-        )
-    return problem(status, title, detail)
+        locale = request.cookies.get("sf_lang", "zh")
+        context = {
+            "status": status,
+            "title": title.in_(locale),
+            "detail": detail.in_(locale) if detail else "",
+        }
+        return render(request, "error.html", context, status_code=status)
+    return problem(status, _both(title), _both(detail) if detail else "")
+
+
+def _both(text: Text) -> str:
+    return f"{text.zh} / {text.en}" if text.zh != text.en else text.zh
 
 
 def freeze_gc(app: Litestar) -> None:

@@ -24,7 +24,7 @@ from backend.accounts.services import Actor, actor_for_token
 from backend.db import begin_writing
 from backend.lib.clock import local_today
 from backend.lib.fieldcrypt import FieldCipher
-from backend.lib.i18n import DEFAULT_LOCALE, ValidationFailed
+from backend.lib.i18n import DEFAULT_LOCALE, Text, ValidationFailed
 from backend.settings import Settings
 
 log = logging.getLogger("suifang")
@@ -60,11 +60,13 @@ class NotSignedIn(HTTPException):
 class CsrfFailed(HTTPException):
     status_code = 403
     detail = "CSRF check failed: reload the page and try again"
+    text = Text("页面已过期或来源不明：请刷新页面后重试", "This page has expired: reload it and try again")
 
 
 class RoleDenied(HTTPException):
     status_code = 403
     detail = "your role may not do this"
+    text = Text("您的角色不能进行此操作", "Your role may not do this")
 
 
 async def provide_db(request: Request[Any, Any, State]) -> AsyncGenerator[Session, None]:

@@ -743,3 +743,21 @@ def test_a_registration_edit_that_breaks_a_rule_is_refused_beside_the_field(
     r = a.post(f"/edit/woman/{p.woman_id}", {"id": str(uuid.uuid4())})
     assert r.status_code == 422 and "至少修改一项" in r.text
     assert count(db, Correction) == 0
+
+
+def test_error_pages_speak_the_users_language(db: Session, cast: Cast, pages: Pages) -> None:
+    a = pages.client(cast.cadre_a)
+    expected = {
+        "zh": ("无权操作", "您的角色不能进行此操作", "页面已过期", "未找到"),
+        "en": ("Not allowed", "Your role may not do this", "This page has expired", "Not found"),
+    }
+    for locale, (title, role, csrf, missing) in expected.items():
+        a.get(f"/lang/{locale}")
+        other = "en" if locale == "zh" else "zh"
+        denied = a.get("/review/county")
+        assert denied.status_code == 403
+        assert title in denied.text and role in denied.text and expected[other][0] not in denied.text
+        stale = a.post("/register", {"csrf": "stale-token", "name": "王"}, csrf=False)
+        assert stale.status_code == 403 and csrf in stale.text and "CSRF" not in stale.text
+        gone = a.get(f"/women/{uuid.uuid4()}")
+        assert gone.status_code == 404 and missing in gone.text and expected[other][3] not in gone.text
