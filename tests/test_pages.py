@@ -138,6 +138,8 @@ def test_today_lists_the_overdue_items_first_with_days_overdue_and_whom_each_is_
     assert "产后1周访视 — 男婴 1" in overdue and "产后1周访视 — 女婴 2" in overdue
     assert "产后1周访视 — 产妇" in overdue
     assert "逾期 2 天" in overdue and "逾期 6 天" in overdue  # the girl, under 2500 g, was due on day 3
+    closed = TODAY - 2 * DAY  # the days are counted from the date shown: when the window closed
+    assert f"逾期 2 天 · 截止 {closed.year}年{closed.month}月{closed.day}日" in overdue
     assert "陈美" in overdue and "东岭村" in overdue
     assert page.index('id="overdue"') < page.index('id="today"') < page.index('id="week"')
     assert 'class="badge" id="overdue-badge">3<' in page
