@@ -69,7 +69,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
         print(DEMO_LOGINS_NOTE)
         return 0
-    print("demo county seeded. Sign in at http://127.0.0.1:8000 with:")
+    print("demo county seeded. Sign in with:")
     for role, name, phone, password in logins:
         print(f"  {role:9} {name:8} phone {phone}  password {password}")
     return 0
