@@ -273,6 +273,19 @@ def test_a_visit_before_registration_or_in_the_future_is_refused_naming_the_date
         assert field_of(exc) == ["visited_on"]
 
 
+def test_a_grade_or_a_closure_dated_in_the_future_is_refused_naming_the_date(
+    db: Session, ctx_a: WriteContext, pregnancy: Pregnancy
+) -> None:
+    """Not a server fault: a phone would otherwise be told `retry` for it forever."""
+    tomorrow = (TODAY + DAY).isoformat()
+    with pytest.raises(ValidationFailed) as exc:
+        make_risk(db, ctx_a, pregnancy, "yellow", assessed_on=tomorrow)
+    assert field_of(exc) == ["assessed_on"] and "评估日期不能晚于今天" in str(exc.value.errors[0].text.zh)
+    with pytest.raises(ValidationFailed) as exc:
+        make_closure(db, ctx_a, pregnancy, "lost", closed_on=tomorrow)
+    assert field_of(exc) == ["closed_on"]
+
+
 def test_a_blood_pressure_with_diastolic_above_systolic_is_refused_on_the_diastolic_field(
     db: Session, ctx_a: WriteContext, pregnancy: Pregnancy
 ) -> None:

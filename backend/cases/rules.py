@@ -93,6 +93,8 @@ LABELS: dict[str, Text] = {
     "mother_bp_diastolic": Text("产妇舒张压", "Mother's diastolic BP"),
     "infant_weight_g": Text("婴儿体重", "Baby's weight"),
     "infant_temperature_c": Text("婴儿体温", "Baby's temperature"),
+    "assessed_on": Text("评估日期", "Date graded"),
+    "closed_on": Text("结案日期", "Closing date"),
 }
 BABY_SEX_LABEL = Text("第 {n} 个婴儿的性别", "Sex of baby {n}")
 BABY_WEIGHT_LABEL = Text("第 {n} 个婴儿的出生体重", "Birth weight of baby {n}")
