@@ -17,6 +17,7 @@ from litestar import Request, Response
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.response import Redirect
+from markupsafe import Markup
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -144,7 +145,7 @@ def make_jinja() -> Environment:
         lstrip_blocks=True,
         auto_reload=False,
     )
-    env.globals.update(_=_translate, label=_label, fmt_date=_fmt_date, ga=_ga)
+    env.globals.update(_=_translate, label=_label, fmt_date=_fmt_date, ga=_ga, checks=_checks)
     from backend.lib.masking import mask_phone
 
     env.filters.update(
@@ -166,6 +167,19 @@ def _label(ctx: Any, category: str, key: str | None) -> str:
     from backend.cases.labels import label
 
     return label(category, key, ctx.get("locale", DEFAULT_LOCALE))
+
+
+@pass_context
+def _checks(ctx: Any, kind: str, name: str) -> Markup:
+    """What the phone checks of a field before keeping it offline (backend/cases/offline_checks.py)."""
+    from backend.cases import offline_checks
+
+    check = {
+        "number": offline_checks.number,
+        "date": offline_checks.not_future,
+        "identity": offline_checks.identity,
+    }
+    return check[kind](name, ctx.get("locale", DEFAULT_LOCALE))
 
 
 @pass_context

@@ -3,6 +3,7 @@
 // before. Also prepares forms shown from the phone's copy (fresh UUIDs, today's date) and the correction of an
 // entry from the pending list (#entry=<op_id>).
 import { FLASH, t, keptAt, serviceToday } from './labels.js';
+import { problems } from './checks.js';
 
 const { outbox, sync } = globalThis.suifang;
 const PLACEHOLDER = '00000000-0000-0000-0000-000000000000';
@@ -79,12 +80,17 @@ async function postOnline(form) {
   }
 }
 
-function missingRequired(form) {
+/** What the phone can tell is wrong before keeping the entry: required fields left empty, then the server's
+    own limits (checks.js); shown beside each field, nothing typed is lost. True when something is. */
+function refused(form) {
   const missing = [...form.querySelectorAll('[required]')]
     .filter((f) => !f.matches(':disabled') && !f.closest('[hidden]') && !f.value.trim());
   for (const field of missing) showError(form, field.name, t('必填', 'Required'));
-  if (missing.length) missing[0].focus();
-  return missing.length > 0;
+  const wrong = problems(form).filter(([field]) => !missing.includes(field));
+  for (const [field, message] of wrong) showError(form, field.name, message);
+  const first = form.querySelector('.field.invalid input, .field.invalid select, .field.invalid textarea');
+  if (first) first.focus();
+  return missing.length + wrong.length > 0;
 }
 
 function showError(form, name, message) {
@@ -137,7 +143,7 @@ async function save(form, user) {
   if (form.dataset.entry) {
     const old = await outbox.get(form.dataset.entry);
     if (old && old.user_id === user) {
-      if (!missingRequired(form)) await saveEdit(old, form, data);
+      if (!refused(form)) await saveEdit(old, form, data);
       return;
     }
   }
@@ -156,7 +162,7 @@ async function save(form, user) {
     if (online === 'saved') { location.assign(afterSave(entry, true)); return; }
     if (online === 'invalid') { HTMLFormElement.prototype.submit.call(form); return; } // the server's page
   }
-  if (missingRequired(form)) return;
+  if (refused(form)) return;
   if (!known) await queue(entry);
   else if (known.status === 'pending' && !known.sent_at) await outbox.put({ ...known, data }); // a second tap
   sessionStorage.setItem(FLASH, 'queued');
