@@ -390,6 +390,10 @@ def test_the_postnatal_form_proposes_the_milestone_due_for_the_chosen_baby(
     p = twins_case(db, cast)
     boy, girl = infants_of(db, p)
     a = pages.client(cast.cadre_a)
+    page = a.get(f"/p/{p.id}/postnatal").text  # mother and babies share the 1-week visit: both are proposed
+    babies = (str(boy.id), str(girl.id))
+    assert selected_of(page, "milestone") == "1w" and selected_of(page, "infant_id") in babies
+    assert re.search(r'name="covers_mother"[^>]*value="1"[^>]*checked|name="covers_mother"[^>]*checked', page)
     page = a.get(f"/p/{p.id}/postnatal?infant={girl.id}").text
     assert selected_of(page, "milestone") == "1w" and selected_of(page, "infant_id") == str(girl.id)
     assert f'value="{boy.id}" data-milestone="1w"' in page

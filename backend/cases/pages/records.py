@@ -193,7 +193,8 @@ def _proposed_milestone(due: Mapping[str, str], infant: str) -> dict[str, str]:
         if first is None:
             return {"milestone": "extra", "infant_id": "", "covers_mother": "1"}
         return {"milestone": first[1], "infant_id": first[0], "covers_mother": ""}
-    return {"milestone": mother, "infant_id": "", "covers_mother": "1"}
+    shared = next((baby for baby, milestone in due.items() if baby != "mother" and milestone == mother), "")
+    return {"milestone": mother, "infant_id": shared, "covers_mother": "1"}
 
 
 @get("/p/{pregnancy_id:uuid}/{name:str}", sync_to_thread=False)
