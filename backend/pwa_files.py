@@ -92,7 +92,7 @@ def service_worker(request: Request[Any, Any, State]) -> Response[bytes]:
     return _not_modified(request, etag) or _response(
         request,
         _service_worker(build),
-        "text/javascript; charset=utf-8",
+        "text/javascript",
         {**NO_CACHE, "ETag": etag, "Service-Worker-Allowed": "/"},
     )
 
@@ -103,7 +103,7 @@ def service_worker_push(request: Request[Any, Any, State]) -> Response[bytes]:
     path = PWA / "sw-push.js"
     if not path.is_file():
         raise NotFoundException()
-    return Response(content=path.read_bytes(), media_type="text/javascript; charset=utf-8", headers=NO_CACHE)
+    return Response(content=path.read_bytes(), media_type="text/javascript", headers=NO_CACHE)
 
 
 @get("/manifest.webmanifest", sync_to_thread=False)

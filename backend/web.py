@@ -243,7 +243,7 @@ def render(
     html = state.jinja.get_template(template).render(ctx)
     return Response(
         content=html,
-        media_type="text/html; charset=utf-8",
+        media_type="text/html",
         status_code=status_code,
         headers={"Cache-Control": "no-store" if actor else "no-cache"},
     )

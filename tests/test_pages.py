@@ -767,3 +767,11 @@ def test_error_pages_speak_the_users_language(db: Session, cast: Cast, pages: Pa
         assert stale.status_code == 403 and csrf in stale.text and "CSRF" not in stale.text
         gone = a.get(f"/women/{uuid.uuid4()}")
         assert gone.status_code == 404 and missing in gone.text and expected[other][3] not in gone.text
+
+
+def test_each_text_answer_names_its_charset_once(db: Session, cast: Cast, pages: Pages) -> None:
+    a, sup = pages.client(cast.cadre_a), pages.client(cast.sup_t)
+    answers = [a.get("/"), a.get("/sw.js"), a.get("/sw-push.js"), sup.get("/review/report.csv")]
+    for answer in answers:
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].count("charset=utf-8") == 1, answer.headers["content-type"]

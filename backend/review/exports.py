@@ -26,7 +26,7 @@ from backend.review.reports import OUTCOME_ORDER, Report, UnitReport
 from backend.scope import Scope
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CSV = "text/csv; charset=utf-8"
+CSV = "text/csv"  # Litestar adds "; charset=utf-8" to text types
 HEADER_FILL = PatternFill("solid", fgColor="0B5D4B")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 TOTAL_FONT = Font(bold=True)
