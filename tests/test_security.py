@@ -129,6 +129,19 @@ def test_five_wrong_passwords_lock_the_account_for_fifteen_minutes_even_against_
     assert user.id == cast.cadre_a.id and user.failed_logins == 0 and user.locked_until is None
 
 
+def test_a_sign_in_with_an_empty_field_asks_for_it_and_counts_no_failure(
+    db: Session, cast: Cast, pages: Pages
+) -> None:
+    browser = pages.anonymous()
+    r = browser.http.post("/login", data={"phone": "", "password": ""})
+    assert r.status_code == 422 and "请填写手机号" in r.text and "请填写密码" in r.text
+    r = browser.http.post("/login", data={"phone": cast.cadre_a.phone, "password": "  "})
+    assert r.status_code == 422 and "请填写密码" in r.text and "手机号或密码不正确" not in r.text
+    assert cast.cadre_a.phone in r.text  # kept
+    user = fresh(db).get(User, cast.cadre_a.id)
+    assert user is not None and user.failed_logins == 0
+
+
 def test_the_sign_in_page_says_the_account_is_locked_and_for_how_long(
     db: Session, cast: Cast, pages: Pages
 ) -> None:

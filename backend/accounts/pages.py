@@ -12,7 +12,7 @@ from sqlmodel import Session
 from backend.accounts import services
 from backend.accounts.services import Actor
 from backend.db import begin_writing, session_scope, write_after_reading
-from backend.lib.i18n import ValidationFailed
+from backend.lib.i18n import FieldError, Text, ValidationFailed
 from backend.web import SESSION_COOKIE, AppState, app_state, check_origin, form_errors, redirect, render
 
 
@@ -37,6 +37,10 @@ def login_page(request: Request[Any, Any, State], maybe_actor: Actor | None) -> 
     return render(request, "login.html", {"bye": request.query_params.get("bye") == "1"})
 
 
+ASK_PHONE = Text("请填写手机号", "Enter your phone number")
+ASK_PASSWORD = Text("请填写密码", "Enter your password")
+
+
 @post("/login")
 async def login(request: Request[Any, Any, State]) -> Response[Any]:
     """Check phone and password; on success start a long-lived server-side session."""
@@ -44,7 +48,13 @@ async def login(request: Request[Any, Any, State]) -> Response[Any]:
     form = await request.form()
     phone, password = str(form.get("phone", "")), str(form.get("password", ""))
     device = request.headers.get("user-agent", "")[:120]
-    signed_in = await anyio.to_thread.run_sync(partial(_sign_in, app_state(request), phone, password, device))
+    asked = (("phone", phone, ASK_PHONE), ("password", password, ASK_PASSWORD))
+    missing = [FieldError(name, text) for name, value, text in asked if not value.strip()]
+    signed_in: tuple[str, str] | ValidationFailed = (
+        ValidationFailed(missing)
+        if missing
+        else await anyio.to_thread.run_sync(partial(_sign_in, app_state(request), phone, password, device))
+    )
     if isinstance(signed_in, ValidationFailed):
         return render(
             request,
