@@ -422,3 +422,9 @@ def test_a_conflicting_edit_names_the_field_and_whose_edit_lost_and_whose_won(
     en = section()
     assert "Mobile" in en and "手机号" not in en and "phone:" not in en
     assert "Not kept" in en and "Kept" in en
+
+
+def test_a_village_code_of_no_known_village_is_not_found(client: TestClient, october: Cast) -> None:
+    sign_in(client, october.sup_t.phone)
+    assert client.get(f"/review/village/{VILLAGE_A}").status_code == 200
+    assert client.get(f"/review/village/{TOWNSHIP_T[:9]}099").status_code == 404

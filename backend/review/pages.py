@@ -166,9 +166,11 @@ def village_page(request: Request[Any, Any, State], db: Session, actor: Actor, c
     require_role(actor, *REVIEW_ROLES)
     if len(code) != 12 or not code.isdigit() or level_of(code) != "village" or not actor.scope.covers(code):
         raise NotFound(code)
+    names = cov.area_names(db, actor.scope)
+    if code not in names:  # a well-formed code of no village we know
+        raise NotFound(code)
     today = app_state(request).today()
     items = cov.open_items(db, Scope((code,)), today)
-    names = cov.area_names(db, actor.scope)
     cadres = cov.responsible(cov.cadres_in(db, Scope((code,)))).get(code, [])
     return _page(
         request,
