@@ -54,7 +54,7 @@ def test_a_visit_with_wrong_values_is_not_kept_until_corrected(
         page.fill(f"#f-{name}", value)
     submit(page)
     expect(page.locator(".js-error")).to_have_count(4)
-    assert error_of(page, "visited_on") == "随访日期不能晚于今天"
+    assert error_of(page, "visited_on") == "访视日期不能晚于今天"
     assert error_of(page, "bp_systolic") == "请输入数字"
     assert error_of(page, "bp_diastolic") == "舒张压应在 30–160 mmHg 之间"
     assert error_of(page, "weight_kg") == "体重应在 30–200 kg 之间"

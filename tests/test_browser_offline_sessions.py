@@ -67,7 +67,7 @@ def test_a_visit_dated_before_registration_stays_with_the_message_and_goes_again
     page.goto("/pending")
     card = page.locator(f'#pending-entries li[data-op="{refused["op_id"]}"]')
     expect(card).to_contain_text("被退回")
-    expect(card.locator(".error")).to_contain_text("随访日期不能早于登记日期")
+    expect(card.locator(".error")).to_contain_text("访视日期不能早于登记日期")
     # the field as the form names it, not by its code
     expect(card.locator(".error b")).to_have_text("访视日期：")
     card.locator("summary").click()
@@ -76,7 +76,7 @@ def test_a_visit_dated_before_registration_stays_with_the_message_and_goes_again
     screenshot(page, "offline-pending-rejected")
 
     card.locator("a", has_text="查看或修改").click()
-    expect(page.locator(".field.invalid .error")).to_contain_text("随访日期不能早于登记日期")
+    expect(page.locator(".field.invalid .error")).to_contain_text("访视日期不能早于登记日期")
     page.fill("#f-visited_on", today.isoformat())
     submit(page)
     expect(page).to_have_url(f"{live_server.url}/pending")

@@ -135,7 +135,7 @@ def test_the_default_records_pass(make: Callable[[], list[FieldError]]) -> None:
 
 def test_it_refuses_a_date_in_the_future() -> None:
     error = only_error(check_not_future("visited_on", TODAY + DAY, TODAY), "visited_on")
-    assert error.text.zh == "随访日期不能晚于今天"
+    assert error.text.zh == "访视日期不能晚于今天"
     assert error.text.en == "Visit date cannot be in the future"
 
 
@@ -599,3 +599,10 @@ def test_every_error_is_bilingual_and_fully_filled_in() -> None:
     assert len(errors) >= 15
     for error in errors:
         assert_bilingual(error)
+
+
+def test_a_message_naming_a_date_writes_it_as_the_pages_do() -> None:
+    registered = date(2026, 2, 3)
+    [error] = make_prenatal_visit(visited_on=date(2026, 2, 1), registered_on=registered)
+    assert error.text.zh == "访视日期不能早于登记日期（2026年2月3日）"
+    assert error.text.en == "Visit date cannot be before the registration date (3 Feb 2026)"

@@ -79,7 +79,7 @@ LABELS: dict[str, Text] = {
     "registered_on": Text("登记日期", "Registration date"),
     "gravidity": Text("孕次", "Gravidity"),
     "parity": Text("产次", "Parity"),
-    "visited_on": Text("随访日期", "Visit date"),
+    "visited_on": Text("访视日期", "Visit date"),
     "bp_systolic": Text("收缩压", "Systolic BP"),
     "bp_diastolic": Text("舒张压", "Diastolic BP"),
     "weight_kg": Text("体重", "Weight"),
@@ -170,14 +170,14 @@ PARITY_NOT_BELOW_GRAVIDITY = Text(
 )
 
 VISIT_BEFORE_REGISTRATION = Text(
-    "随访日期不能早于登记日期（{registered_on}）",
+    "访视日期不能早于登记日期（{registered_on}）",
     "Visit date cannot be before the registration date ({registered_on})",
 )
 VISIT_AFTER_OUTCOME = Text(
-    "产前随访日期不能晚于妊娠结局日期（{outcome_on}）",
+    "产前访视日期不能晚于妊娠结局日期（{outcome_on}）",
     "A prenatal visit cannot be after the outcome date ({outcome_on})",
 )
-VISIT_BEFORE_LMP = Text("随访日期不能早于末次月经日期", "Visit date cannot be before the LMP date")
+VISIT_BEFORE_LMP = Text("访视日期不能早于末次月经日期", "Visit date cannot be before the LMP date")
 GA_AT_VISIT = Text(
     "随访时孕周为 {ga} 周，应在 0–45 周之间",
     "Gestational age at the visit is {ga} weeks; it must be 0–45 weeks",
@@ -220,6 +220,14 @@ def _say(template: Text, label: Text, **params: object) -> Text:
         template.zh.format(label=label.zh, **params),
         template.en.format(label=label.en, label_lower=lower, **params),
     )
+
+
+def _dated(template: Text, **days: date | None) -> Text:
+    """A message naming dates, each as its language writes one: 2026年11月24日, 24 Nov 2026 (built before
+    it is known whether it is needed: a date not known yet reads —)."""
+    zh = {name: f"{d.year}年{d.month}月{d.day}日" if d else "—" for name, d in days.items()}
+    en = {name: f"{d.day} {d:%b} {d.year}" if d else "—" for name, d in days.items()}
+    return Text(template.zh.format(**zh), template.en.format(**en))
 
 
 def _ga(days: int) -> str:
@@ -416,7 +424,7 @@ def check_pregnancy(
             days = (edd - lmp).days
             if not EDD_MIN_DAYS_AFTER_LMP <= days <= EDD_MAX_DAYS_AFTER_LMP:
                 expected = lmp + timedelta(days=EDD_DAYS_AFTER_LMP)
-                errors += _error("edd", EDD_FAR_FROM_LMP.format(expected=expected.isoformat()))
+                errors += _error("edd", _dated(EDD_FAR_FROM_LMP, expected=expected))
     elif edd is None:
         errors += _error("edd", EDD_REQUIRED_WITHOUT_LMP)
     elif registration_ok and registered_on is not None:
@@ -451,10 +459,10 @@ def check_prenatal_visit(
             "visited_on",
             visited_on,
             registered_on,
-            VISIT_BEFORE_REGISTRATION.format(registered_on=registered_on),
+            _dated(VISIT_BEFORE_REGISTRATION, registered_on=registered_on),
         )
         or check_not_after(
-            "visited_on", visited_on, outcome_on, VISIT_AFTER_OUTCOME.format(outcome_on=outcome_on)
+            "visited_on", visited_on, outcome_on, _dated(VISIT_AFTER_OUTCOME, outcome_on=outcome_on)
         )
         or check_not_before("visited_on", visited_on, lmp_or_none, VISIT_BEFORE_LMP)
     )
@@ -575,7 +583,10 @@ def check_postnatal_visit(
         check_required("visited_on", visited_on)
         or check_not_future("visited_on", visited_on, today)
         or check_not_before(
-            "visited_on", visited_on, outcome_on, POSTNATAL_VISIT_BEFORE_OUTCOME.format(outcome_on=outcome_on)
+            "visited_on",
+            visited_on,
+            outcome_on,
+            _dated(POSTNATAL_VISIT_BEFORE_OUTCOME, outcome_on=outcome_on),
         )
     )
     return (
