@@ -6,6 +6,7 @@ Names and ID numbers are synthetic (valid check digits, no real person)."""
 import random
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel, col, select
@@ -293,6 +294,9 @@ def _prenatal_visits(
 ) -> None:
     day = registered
     step = 14 if high else 30
+    before = (
+        48 + pid.int % 1700 / 100
+    )  # her weight before, 48–65 kg (no draw: the rest of the demo stays put)
     while True:
         day = day + timedelta(days=step + rng.randint(-5, 10))
         if day >= end or day > today:
@@ -309,7 +313,7 @@ def _prenatal_visits(
                 "kind": "home",
                 "bp_systolic": str(rng.randint(100, 135)),
                 "bp_diastolic": str(rng.randint(62, 85)),
-                "weight_kg": f"{rng.uniform(50, 75):.1f}",
+                "weight_kg": f"{_weight_in_pregnancy(before, (day - lmp).days) + rng.uniform(-0.8, 0.8):.1f}",
                 "advice": "注意休息，按时产检",
             },
             _ctx(actor, today, cipher, day),
@@ -346,14 +350,38 @@ def _prenatal_visits(
             )
 
 
+def _weight_in_pregnancy(before: float, days: int) -> float:
+    """About 1.5 kg in the first trimester, then about 0.45 kg a week."""
+    weeks = days / 7
+    return before + min(weeks, 13) * 0.12 + max(0.0, weeks - 13) * 0.45
+
+
+def _baby_weight(birth_g: int, age_days: int) -> int:
+    """A tenth lost in the first days and back by two weeks; then about 30 g a day to three months, 15 g a day
+    to six, 8 g a day after."""
+    if age_days <= 14:
+        return round(birth_g * (0.93 + 0.07 * age_days / 14))
+    gained = 30 * (min(age_days, 90) - 14) + 15 * max(0, min(age_days, 180) - 90) + 8 * max(0, age_days - 180)
+    return birth_g + gained
+
+
+def _infant_weight(baby: Any, born_on: date | None, on: date, rng: random.Random) -> int:
+    draw = rng.randint(-120, 120)  # one draw, as before: the rest of the demo stays as it was
+    if baby is None or baby.birth_weight_g is None or born_on is None:
+        return 3200 + draw
+    return max(300, _baby_weight(baby.birth_weight_g, (on - born_on).days) + draw)
+
+
 def _postnatal_visits(
     db: Session, rng: random.Random, actor: Actor, today: date, cipher: FieldCipher, pid: uuid.UUID, p: float
 ) -> None:
-    from backend.cases.models import DueItem, Pregnancy
+    from backend.cases.models import DueItem, Infant, Outcome, Pregnancy
 
     pregnancy = db.get(Pregnancy, pid)
     if pregnancy is None:
         return
+    born = {b.id: b for b in db.exec(select(Infant).where(Infant.pregnancy_id == pid))}
+    outcome_on = db.exec(select(col(Outcome.outcome_on)).where(Outcome.pregnancy_id == pid)).first()
     items = [
         (i.kind, i.infant_id, i.window_start, i.window_end)
         for i in db.exec(select(DueItem).where(DueItem.pregnancy_id == pid, col(DueItem.is_open).is_(True)))
@@ -380,7 +408,7 @@ def _postnatal_visits(
         else:
             raw |= {
                 "infant_id": str(infant_id),
-                "infant_weight_g": str(rng.randint(3000, 8000)),
+                "infant_weight_g": str(_infant_weight(born.get(infant_id), outcome_on, on, rng)),
                 "feeding": rng.choice(["breast", "breast", "mixed", "formula"]),
             }
         _write(db, services.record_postnatal_visit, forms.read_postnatal, raw, _ctx(actor, today, cipher, on))
