@@ -478,6 +478,22 @@ def test_a_correction_made_after_midnight_in_china_shows_that_day_not_the_utc_da
         assert "2026年11月24日（血压抄错）" in page and "11月23日（" not in page, path
 
 
+def test_an_amendment_changing_nothing_says_so_about_the_new_values_not_the_reason(
+    db: Session, cast: Cast, pages: Pages
+) -> None:
+    p = twins_case(db, cast)
+    visit = db.exec(select(PrenatalVisit).where(PrenatalVisit.pregnancy_id == p.id)).one()
+    a = pages.client(cast.cadre_a)
+    refused = a.post(
+        f"/correct/prenatal_visit/{visit.id}",
+        {"id": str(uuid.uuid4()), "kind": "amend", "reason": "血压抄错"},
+    )
+    assert refused.status_code == 422
+    assert re.search(r"新的值\s*：请至少修改一项", text_of(refused.text))
+    assert error_beside(refused.text, "reason") is None
+    assert "血压抄错" in refused.text
+
+
 def test_a_refused_correction_keeps_what_was_typed(db: Session, cast: Cast, pages: Pages) -> None:
     p = twins_case(db, cast)
     visit = db.exec(select(PrenatalVisit).where(PrenatalVisit.pregnancy_id == p.id)).one()

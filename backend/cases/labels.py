@@ -166,6 +166,7 @@ FIELDS = {
     "notes": Text("备注", "Notes"),
     "closed_on": Text("日期", "Date"),
     "reason": Text("原因", "Reason"),
+    "changes": Text("新的值", "New values"),
     "to_village_code": Text("转入村", "Village moved to"),
     "pregnancy_id": Text("个案", "Case"),
     "target_type": Text("记录类型", "Record type"),

@@ -125,7 +125,7 @@ def correct_record(db: Session, ctx: WriteContext, data: CorrectionInput) -> Wri
             raise ValidationFailed([FieldError(f"new-{k}", NOT_CORRECTABLE) for k in bad])
         changes = _typed_changes(target, data.changes)
         if not changes:
-            raise _fail("reason", NOTHING_TO_CHANGE)
+            raise _fail("changes", NOTHING_TO_CHANGE)
         _check_amended(db, ctx, pregnancy, target, changes)
     previous = {k: as_json_dict(target).get(k) for k in changes}
     correction = Correction(
