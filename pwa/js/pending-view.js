@@ -111,7 +111,7 @@ function overlayToday(entries) {
   if (!entries.length) return;
   const what = (li) => li.querySelector('.what')?.textContent.trim();
   const list = el('ul', { class: 'items' }, ...entries.map((entry) => entryItem(entry,
-    (done.get(entry.op_id) || []).map((li) => `${t('完成', 'done')}: ${what(li)}`).join('，'))));
+    (done.get(entry.op_id) || []).map((li) => `${t('完成', 'done')}: ${what(li)}`).join(t('，', ', ')))));
   box.append(
     el('h2', {}, `${t('待同步', 'Waiting to sync')} `, el('span', { class: 'count', text: String(entries.length) })),
     list,

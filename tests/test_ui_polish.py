@@ -1,0 +1,102 @@
+"""UI polish found by a user audit: English pages speak English punctuation, the header fits a 360 px
+phone, the case strip keeps its dates whole, "no danger signs" is not a warning, a failed push sign-up is
+explained."""
+
+import re
+import uuid
+
+from sqlmodel import Session, select
+
+from backend.cases.models import PrenatalVisit
+from tests.case_factories import make_visit
+from tests.conftest import VILLAGE_A, Cast
+from tests.page_client import *  # noqa: F403  (the `pages` fixture)
+from tests.page_client import Pages
+from tests.review_factory import make_october
+from tests.test_pages import DAY, REGISTERED, TODAY, text_of, twins_case
+
+FULL_WIDTH = re.compile(r"[（）：，；、。]")
+CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def chinese_punctuation_in_template_text(page_html: str) -> list[str]:
+    """Each full-width punctuation mark of the visible text with a little context, leaving out marks that
+    sit beside Chinese characters: those belong to data typed by users (names, places, reasons)."""
+    text = text_of(re.sub(r"<(script|style)\b.*?</\1>", " ", page_html, flags=re.S))
+    found = []
+    for m in FULL_WIDTH.finditer(text):
+        before, after = text[max(0, m.start() - 1) : m.start()], text[m.end() : m.end() + 1]
+        if CJK.search(before) or CJK.search(after):
+            continue
+        found.append(text[max(0, m.start() - 25) : m.end() + 25])
+    return found
+
+
+def test_english_pages_use_english_punctuation(db: Session, cast: Cast, pages: Pages) -> None:
+    p = twins_case(db, cast)
+    ctx = cast.ctx(cast.cadre_a, db, TODAY)
+    make_visit(
+        db,
+        ctx,
+        p,
+        visited_on=(REGISTERED + 60 * DAY).isoformat(),
+        kind="check",
+        check_no="4",
+        danger_signs="none",
+    )
+    db.commit()
+    make_october(db, cast)
+    cadre = pages.client(cast.cadre_a)
+    visit = db.exec(select(PrenatalVisit).where(PrenatalVisit.pregnancy_id == p.id)).first()
+    assert visit is not None
+    amend = {"id": str(uuid.uuid4()), "kind": "amend", "new-bp_systolic": "125", "reason": "typo"}
+    assert cadre.post(f"/correct/prenatal_visit/{visit.id}", amend).status_code == 303
+    cadre.get("/lang/en")
+    case = cadre.get(f"/women/{p.woman_id}").text
+    assert "Outcome: Live birth" in text_of(case) and "Done, missed or cancelled (" in text_of(case)
+    assert "(Standard check 4)" in text_of(case) or "( Standard check 4 )" in text_of(case)
+    cadre_paths = [
+        "/",
+        "/women",
+        "/women?q=%E9%99%88",
+        f"/women/{p.woman_id}",
+        "/register",
+        f"/p/{p.id}/visit",
+        f"/p/{p.id}/risk",
+        f"/p/{p.id}/outcome",
+        f"/p/{p.id}/postnatal",
+        f"/p/{p.id}/close",
+        f"/correct/prenatal_visit/{visit.id}",
+        f"/edit/woman/{p.woman_id}",
+        "/settings",
+    ]
+    supervisor = pages.client(cast.sup_t)
+    supervisor.get("/lang/en")
+    county = pages.client(cast.county)
+    county.get("/lang/en")
+    month = "period=2026-10"
+    checks = (
+        [(cadre, path) for path in cadre_paths]
+        + [
+            (supervisor, path)
+            for path in (
+                "/",
+                f"/review?{month}",
+                f"/review/report?{month}",
+                f"/review/escalations?{month}",
+                f"/review/village/{VILLAGE_A}",
+                f"/women/{p.woman_id}",
+            )
+        ]
+        + [(county, path) for path in (f"/review?{month}", f"/review/report?{month}", "/review/county")]
+    )
+    problems = {}
+    for client, path in checks:
+        r = client.get(path)
+        if r.status_code == 404 and path.startswith("/edit/"):
+            continue
+        assert r.status_code == 200, path
+        assert '<html lang="en">' in r.text, path
+        if found := chinese_punctuation_in_template_text(r.text):
+            problems[path] = found
+    assert problems == {}
