@@ -5,9 +5,13 @@ explained."""
 import re
 import uuid
 
+import pytest
+from playwright.sync_api import Page
 from sqlmodel import Session, select
 
 from backend.cases.models import PrenatalVisit
+from tests.browser import *  # noqa: F403  (live_server, page, sign_in)
+from tests.browser import sign_in
 from tests.case_factories import make_visit
 from tests.conftest import VILLAGE_A, Cast
 from tests.page_client import *  # noqa: F403  (the `pages` fixture)
@@ -100,3 +104,53 @@ def test_english_pages_use_english_punctuation(db: Session, cast: Cast, pages: P
         if found := chinese_punctuation_in_template_text(r.text):
             problems[path] = found
     assert problems == {}
+
+
+LONG_PILLS = {"zh": "2 条待同步 · 2 条被退回 · 无网络", "en": "2 pending · 2 sent back · no signal"}
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_header_is_one_row_at_360_px_with_the_longest_sync_pill_and_every_tab_shows(
+    page: Page, lang: str
+) -> None:
+    sign_in(page, "13800000010")  # the township supervisor: five tabs
+    page.goto(f"/lang/{lang}")
+    page.goto("/")
+    page.wait_for_selector("#sync-state:not([hidden])")
+    page.evaluate(
+        """pill => {
+            const box = document.getElementById('sync-state');
+            box.classList.add('failed');
+            const link = Object.assign(document.createElement('a'), { href: '/pending', textContent: pill });
+            box.replaceChildren(link);
+        }""",
+        LONG_PILLS[lang],
+    )
+    layout = page.evaluate(
+        """() => {
+            const box = (e) => e.getBoundingClientRect();
+            const header = document.querySelector('header.top');
+            const parts = [...header.children].filter((e) => !e.hidden);
+            const nav = document.querySelector('nav.tabs');
+            return {
+                width: document.documentElement.clientWidth,
+                header: box(header).height,
+                rowTop: Math.min(...parts.map((e) => box(e).top)),
+                rowBottom: Math.max(...parts.map((e) => box(e).bottom)),
+                tallest: Math.max(...parts.map((e) => box(e).height)),
+                rights: parts.map((e) => [e.className, box(e).right, box(e).width]),
+                pill: box(document.getElementById('sync-state')).width,
+                tabsOverflow: nav.scrollWidth - nav.clientWidth,
+                lastTabRight: box(nav.lastElementChild).right,
+            };
+        }"""
+    )
+    assert layout["width"] == 360
+    # One row: every part of the header sits beside the others, none below another.
+    assert layout["rowBottom"] - layout["rowTop"] == pytest.approx(layout["tallest"], abs=1), layout
+    assert layout["header"] < 2 * 44, layout
+    for name, right, width in layout["rights"]:
+        assert right <= 360 and width > 0, (name, layout)
+    assert layout["pill"] >= 100, layout  # truncated, still readable and tappable
+    assert layout["tabsOverflow"] <= 0 and layout["lastTabRight"] <= 360, layout
