@@ -4,6 +4,7 @@ explained."""
 
 import re
 import uuid
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page
@@ -154,3 +155,16 @@ def test_the_header_is_one_row_at_360_px_with_the_longest_sync_pill_and_every_ta
         assert right <= 360 and width > 0, (name, layout)
     assert layout["pill"] >= 100, layout  # truncated, still readable and tappable
     assert layout["tabsOverflow"] <= 0 and layout["lastTabRight"] <= 360, layout
+
+
+def test_the_case_strip_keeps_each_date_whole_and_no_space_before_the_dot(
+    db: Session, cast: Cast, pages: Pages
+) -> None:
+    p = twins_case(db, cast)
+    cadre = pages.client(cast.cadre_a)
+    strip = re.search(r'<p class="case-strip">(.*?)</p>', cadre.get(f"/p/{p.id}/postnatal").text, re.S)
+    assert strip is not None
+    assert "</a>· " in strip.group(1) and "</a> ·" not in strip.group(1)
+    assert re.search(r'<span class="date">\d{4}年\d{1,2}月\d{1,2}日</span>', strip.group(1)), strip.group(1)
+    css = (Path(__file__).parent.parent / "static/css/app.css").read_text(encoding="utf-8")
+    assert re.search(r"\.case-strip \.date \{[^}]*white-space: nowrap", css)

@@ -236,7 +236,7 @@ function fillStrip(entries) {
     const d = registration.data;
     const edd = d.edd || (d.lmp ? addDays(d.lmp, 280) : '');
     strip.replaceChildren(el('a', { href: `/women/${d.woman_id}`, text: d.name || '' }),
-      ` · ${t('预产期', 'EDD')} ${formatDate(edd)} `, tag(registration));
+      `· ${t('预产期', 'EDD')} `, el('span', { class: 'date', text: formatDate(edd) }), ' ', tag(registration));
     return;
   }
   // A case the server knows, whose outcome waits on the phone: name it from that entry.
@@ -244,7 +244,7 @@ function fillStrip(entries) {
   strip.replaceChildren(known
     ? el('a', { href: `/women/${known.subject.woman_id}`, text: known.subject.name || '' })
     : t('本机上没有这个个案的资料', 'This case is not on this phone'));
-  if (known) strip.append(' · ', entrySummary(known), ' ', tag(known));
+  if (known) strip.append('· ', entrySummary(known), ' ', tag(known));
 }
 
 export async function showPending(user) {
