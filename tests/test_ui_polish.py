@@ -168,3 +168,24 @@ def test_the_case_strip_keeps_each_date_whole_and_no_space_before_the_dot(
     assert re.search(r'<span class="date">\d{4}年\d{1,2}月\d{1,2}日</span>', strip.group(1)), strip.group(1)
     css = (Path(__file__).parent.parent / "static/css/app.css").read_text(encoding="utf-8")
     assert re.search(r"\.case-strip \.date \{[^}]*white-space: nowrap", css)
+
+
+@pytest.mark.parametrize(
+    ("typed", "warned"), [("无", False), ("没有", False), ("None", False), ("头痛、视物模糊", True)]
+)
+def test_danger_signs_are_a_warning_only_when_there_are_some(
+    db: Session, cast: Cast, pages: Pages, typed: str, warned: bool
+) -> None:
+    p = twins_case(db, cast)
+    make_visit(
+        db,
+        cast.ctx(cast.cadre_a, db, TODAY),
+        p,
+        visited_on=(REGISTERED + 60 * DAY).isoformat(),
+        danger_signs=typed,
+    )
+    db.commit()
+    page = pages.client(cast.cadre_a).get(f"/women/{p.woman_id}").text
+    shown = re.search(r'<span class="([^"]*)">危险征象：' + re.escape(typed) + "</span>", page)
+    assert shown is not None
+    assert (shown.group(1) == "warn") is warned
