@@ -7,12 +7,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, Page
 from sqlmodel import Session, select
 
 from backend.cases.models import PrenatalVisit
 from tests.browser import *  # noqa: F403  (live_server, page, sign_in)
-from tests.browser import sign_in
+from tests.browser import LiveServer, sign_in
 from tests.case_factories import make_visit
 from tests.conftest import VILLAGE_A, Cast
 from tests.page_client import *  # noqa: F403  (the `pages` fixture)
@@ -189,3 +189,37 @@ def test_danger_signs_are_a_warning_only_when_there_are_some(
     shown = re.search(r'<span class="([^"]*)">危险征象：' + re.escape(typed) + "</span>", page)
     assert shown is not None
     assert (shown.group(1) == "warn") is warned
+
+
+@pytest.mark.browser
+def test_a_failed_push_sign_up_is_explained_in_chinese_without_the_browsers_english_error(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    ctx = browser.new_context(
+        viewport={"width": 360, "height": 780},
+        base_url=live_server.url,
+        locale="zh-CN",
+        service_workers="allow",
+        permissions=["notifications"],
+    )
+    # As on a phone without Google services: the browser has no push service to register with.
+    ctx.add_init_script(
+        "PushManager.prototype.subscribe = async () => {"
+        " throw new DOMException('Registration failed - permission denied', 'AbortError'); };"
+        "PushManager.prototype.getSubscription = async () => null;"
+    )
+    page = ctx.new_page()
+    sign_in(page, "13800000001")
+    page.goto("/settings")
+    page.evaluate(
+        "async () => { await navigator.serviceWorker.register('/sw.js', { scope: '/' });"
+        " await navigator.serviceWorker.ready; }"
+    )
+    page.reload()
+    page.wait_for_selector("#push-settings[data-state=off]")
+    page.click("#push-on")
+    page.locator("#push-status").filter(has_text="推送服务").wait_for()
+    status = page.inner_text("#push-status")
+    assert "Registration failed" not in status and "今日工作" in status, status
+    assert "Registration failed" in (page.get_attribute("#push-status", "title") or "")
+    ctx.close()

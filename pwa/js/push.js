@@ -108,7 +108,10 @@ export async function turnOn(permissionRequest = Notification.requestPermission(
   if (permission !== 'granted') return { state: permission === 'denied' ? 'blocked' : 'off' };
   const publicKey = await serverKey();
   const registration = await readyRegistration();
-  if (!registration) throw new Error(t('应用尚未安装完成，请刷新页面后再试', 'The app is not ready yet: reload and try again'));
+  if (!registration) {
+    throw Object.assign(new Error(t('应用尚未安装完成，请刷新页面后再试', 'The app is not ready yet: reload and try again')),
+      { forUser: true });
+  }
   return { state: 'on', ...(await save(await subscribeWith(registration, publicKey))) };
 }
 
@@ -140,8 +143,9 @@ function setupSettings(section) {
   const buttons = { on: section.querySelector('#push-on'), off: section.querySelector('#push-off'),
     test: section.querySelector('#push-test') };
 
-  function show(state, { lastSuccessAt, message, hintText } = {}) {
+  function show(state, { lastSuccessAt, message, hintText, detail } = {}) {
     section.dataset.state = state;
+    status.title = detail || '';
     const texts = {
       on: t('通知已开启：每天早上收到逾期随访提醒。', 'Notifications are on: overdue visits are announced every morning.'),
       off: t('通知未开启。开启后，每天早上收到逾期随访提醒。', 'Notifications are off. Turn them on to hear of overdue visits every morning.'),
@@ -181,6 +185,19 @@ function setupSettings(section) {
     return '';
   }
 
+  /** Why the sign-up failed, in the user's language; the browser's own (English) error stays in the status's
+   * title and the console. A subscribe refused by the browser usually means it has no push service (phones
+   * without Google services); a fetch that failed means no connection. */
+  function failureText(err) {
+    console.warn('push sign-up failed', err);
+    if (err && err.forUser) return err.message;
+    if (err instanceof TypeError || !navigator.onLine) {
+      return t('暂时无法连接服务器，请稍后再试。', 'Cannot reach the server right now; try again later.');
+    }
+    return t('未能开启通知：这部手机的浏览器没有可用的推送服务（没有谷歌服务的手机上很常见）。逾期随访仍会显示在“今日工作”和每页顶部。',
+      'Could not turn notifications on: this phone’s browser has no push service (common on phones without Google services). Overdue visits still show on Today and at the top of every page.');
+  }
+
   async function refresh() {
     const supported = support();
     if (supported !== 'ok') {
@@ -206,7 +223,7 @@ function setupSettings(section) {
       else show(result.state);
     }).catch((err) => {
       if (err instanceof PushUnavailable) show('unavailable');
-      else show('off', { message: t(`未能开启通知：${err.message}`, `Could not turn notifications on: ${err.message}`) });
+      else show('off', { message: failureText(err), detail: String((err && err.message) || err) });
     });
   });
 
