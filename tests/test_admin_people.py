@@ -140,7 +140,9 @@ def test_a_deactivated_cadre_is_signed_out_and_her_village_shows_as_the_township
     with TestClient(app=app) as phone:
         sign_in(phone, cast.cadre_b.phone)
         csrf = sign_in(client, cast.sup_t.phone)
-        client.post(f"/admin/people/{cast.cadre_b.id}/active", data={"csrf": csrf, "active": "0"})
+        client.post(
+            f"/admin/people/{cast.cadre_b.id}/active", data={"csrf": csrf, "active": "0", "confirm": "1"}
+        )
         assert phone.get("/", follow_redirects=False).status_code in (302, 303, 401)
         refused = phone.post(
             "/login", data={"phone": cast.cadre_b.phone, "password": PASSWORD}, follow_redirects=False
@@ -238,3 +240,21 @@ def test_an_area_file_in_gbk_imports_and_updates(client: TestClient, cast: Cast,
     db.rollback()
     assert db.get(Area, "990101100003").name == "新村"
     assert db.get(Area, VILLAGE_A).name == "东岭新村"
+
+
+def test_deactivating_needs_a_tick_and_a_supervisor_is_told_what_happens_to_her_township(
+    client: TestClient, cast: Cast, db: Session
+) -> None:
+    csrf = sign_in(client, cast.county.phone)
+    page = client.get(f"/admin/people/{cast.sup_t.id}").text
+    assert "该乡镇的统计和督办由县级查看" in page and "其负责村的待办事项" not in page
+    untick = client.post(f"/admin/people/{cast.sup_t.id}/active", data={"csrf": csrf, "active": "0"})
+    assert untick.status_code == 422 and "请先勾选确认" in untick.text
+    db.rollback()
+    assert db.get(User, cast.sup_t.id).active  # type: ignore[union-attr]
+    done = client.post(
+        f"/admin/people/{cast.sup_t.id}/active",
+        data={"csrf": csrf, "active": "0", "confirm": "1"},
+        follow_redirects=True,
+    )
+    assert "已停用并退出登录。" in done.text and "其村的待办事项" not in done.text

@@ -15,7 +15,7 @@ from backend.accounts.services import Actor
 from backend.areas.models import Area
 from backend.areas.services import AreaImportError
 from backend.cases.pages.shared import page
-from backend.lib.i18n import ValidationFailed
+from backend.lib.i18n import Text, ValidationFailed
 from backend.web import form_errors, redirect, require_role
 
 MANAGER_ROLES = ("township", "county")
@@ -161,6 +161,9 @@ async def reset_password(
     return redirect(f"/admin/people/{user_id}?saved=password")
 
 
+CONFIRM_FIRST = Text("请先勾选确认", "Tick the box to confirm first")
+
+
 @post("/admin/people/{user_id:uuid}/active", status_code=200)
 async def set_active(
     request: Request[Any, Any, State], db: Session, actor: Actor, user_id: uuid.UUID
@@ -168,6 +171,9 @@ async def set_active(
     require_role(actor, *MANAGER_ROLES)
     form = await request.form()
     active = str(form.get("active", "")) == "1"
+    admin.person_in_reach(db, actor, user_id)  # out of reach: not found, before anything is asked
+    if not active and str(form.get("confirm", "")) != "1":  # one tap must not sign someone out
+        return _person(request, db, actor, user_id, {"confirm": CONFIRM_FIRST.in_(actor.locale)}, 422)
     admin.set_active(db, actor, user_id, active)
     return redirect(f"/admin/people/{user_id}?saved={'activated' if active else 'deactivated'}")
 
