@@ -490,6 +490,8 @@ def test_an_amendment_changing_nothing_says_so_about_the_new_values_not_the_reas
     )
     assert refused.status_code == 422
     assert re.search(r"新的值\s*：请至少修改一项", text_of(refused.text))
+    beside = re.search(r'id="f-changes".*?<p class="error"[^>]*>(.*?)</p>', refused.text, re.S)
+    assert beside is not None and beside.group(1) == "请至少修改一项"
     assert error_beside(refused.text, "reason") is None
     assert "血压抄错" in refused.text
 
