@@ -20,6 +20,7 @@ from sqlmodel import Session, SQLModel, col, select
 from backend.accounts.services import Actor, audit_buffered, audit_unbuffered
 from backend.cases import forms, queries, services
 from backend.cases.forms import REQUIRED
+from backend.cases.labels import field_label
 from backend.cases.models import (
     Closure,
     Correction,
@@ -188,7 +189,11 @@ def _winners(db: Session, mine: Correction) -> dict[str, dict[str, Any]]:
         rivals = [c for c in edits if name in json.loads(c.changes) and (c.recorded_at, str(c.id)) > ours]
         if rivals:
             best = max(rivals, key=lambda c: (c.recorded_at, str(c.id)))
-            out[name] = {"value": json.loads(best.changes)[name], "recorded_at": _iso(best.recorded_at)}
+            out[name] = {
+                "value": json.loads(best.changes)[name],
+                "recorded_at": _iso(best.recorded_at),
+                "label": {locale: field_label(name, locale) for locale in ("zh", "en")},
+            }
     return out
 
 

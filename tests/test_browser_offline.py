@@ -1,6 +1,7 @@
 """A cadre's day without signal, in Debian's chromium: pages kept on the phone, records saved in the outbox
 and shown as 待同步, and everything reaching the server exactly once when the signal comes back."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -217,3 +218,31 @@ def test_a_recent_record_and_the_registration_can_be_corrected_offline_without_b
     expect_pending(page, 0, timeout=30_000)
     assert count(live_server, Correction, id=correction["data"]["id"]) == 1
     assert count(live_server, Correction, id=edit["data"]["id"]) == 1
+
+
+def test_an_edit_that_lost_to_a_later_one_from_another_device_is_named_in_words(
+    page: Page, context: BrowserContext, live_server: LiveServer
+) -> None:
+    """The phone's address edit reaches the server after a later one from another device: it is kept in
+    history, and the phone says which field lost and what it now reads, as the forms name it."""
+    from datetime import UTC, datetime
+
+    from backend.cases import services
+    from tests.browser_offline import _context, server_db
+
+    case = make_case(live_server, "陈晓红")
+    sign_in(page, CADRE_A)
+    wait_until_kept_offline(page)
+    context.set_offline(True)
+    page.goto(f"/edit/woman/{case.woman_id}")
+    page.locator("html[data-ready=true]").wait_for(state="attached")
+    page.fill("#f-new-address", "5组8号")
+    save_offline(page)
+    with server_db(live_server) as db:  # another device, an hour later by its clock, reaches the server first
+        later = _context(db, live_server, CADRE_A)
+        later = type(later)(**{**later.__dict__, "recorded_at": datetime.now(UTC) + timedelta(hours=1)})
+        services.edit_registration(db, later, "woman", case.woman_id, {"address": "6组1号"}, uuid.uuid4())
+        db.commit()
+    context.set_offline(False)
+    expect_pending(page, 0, timeout=30_000)
+    expect(page.locator("#banner")).to_contain_text("已被另一设备较新的修改覆盖：住址 → 6组1号")

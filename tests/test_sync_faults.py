@@ -254,6 +254,7 @@ def test_of_two_edits_the_one_made_later_wins_though_its_rivals_clock_runs_ten_d
     else:
         assert statuses(fast_answer) == ["conflict"]
         assert fast_answer["results"][0]["winner"]["name"]["value"] == "李晚"
+        assert fast_answer["results"][0]["winner"]["name"]["label"] == {"zh": "姓名", "en": "Name"}
     loser = db.get(Correction, uuid.UUID(early_on_fast_phone["data"]["id"]))
     assert loser is not None and loser.superseded
 

@@ -22,7 +22,7 @@ export async function renderSyncState(user, live = null) {
   if (saved.state === 'syncing') parts.push(t('正在同步…', 'Syncing…'));
   if (pending) parts.push(t(`${pending} 条待同步`, `${pending} pending`));
   if (rejected) parts.push(t(`${rejected} 条被退回`, `${rejected} sent back`));
-  if (saved.state === 'failed' && pending) parts.push(`${t('同步失败', 'sync failed')}: ${reason(saved)}`);
+  if (saved.state === 'failed' && pending) parts.push(`${t('同步失败：', 'sync failed: ')}${reason(saved)}`);
   else if (saved.state === 'offline' && pending) parts.push(t('无网络', 'no signal'));
   const last = saved.lastSyncAt ? `${t('已同步', 'Synced')} ${formatMoment(saved.lastSyncAt)}` : t('尚未同步', 'Not synced yet');
   if (!parts.length) parts.push(last);
@@ -32,7 +32,7 @@ export async function renderSyncState(user, live = null) {
     box.dataset.pending = String(pending);
     box.dataset.rejected = String(rejected);
     box.classList.toggle('failed', saved.state === 'failed' || saved.state === 'signin' || rejected > 0);
-    box.title = last;
+    box.title = parts.includes(last) ? last : [...parts, last].join(' · '); // the pill may be cut short
     box.replaceChildren(el('a', { href: '/pending', text: parts.join(' · ') }));
   }
   const signIn = saved.state === 'signin' && (pending || rejected);
@@ -46,9 +46,10 @@ export async function renderSyncState(user, live = null) {
 function showConflicts(synced) {
   const lost = (synced || []).filter((e) => e.status === 'conflict');
   if (!lost.length) return;
-  const fields = lost.flatMap((e) => Object.entries(e.winner || {}).map(([field, w]) => `${field} → ${w.value}`));
+  const fields = lost.flatMap((e) => Object.entries(e.winner || {})
+    .map(([field, w]) => `${w.label ? t(w.label.zh, w.label.en) : field} → ${w.value}`));
   setBanner('conflict', el('span', {}, t('已被另一设备较新的修改覆盖：', 'A later edit from another device won: ')
-    + fields.join('，')));
+    + fields.join(t('，', ', '))));
 }
 
 function showRefreshed() {
