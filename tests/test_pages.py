@@ -52,14 +52,8 @@ def twins_case(db: Session, cast: Cast) -> Pregnancy:
 
 
 def open_case(db: Session, cast: Cast, **overrides: Any) -> Pregnancy:
-    p = make_registration(
-        db,
-        cast.ctx(cast.cadre_a, db, TODAY),
-        VILLAGE_A,
-        registered_on=TODAY - 20 * DAY,
-        lmp=TODAY - 90 * DAY,
-        **overrides,
-    )
+    values = {"registered_on": TODAY - 20 * DAY, "lmp": TODAY - 90 * DAY, **overrides}
+    p = make_registration(db, cast.ctx(cast.cadre_a, db, TODAY), VILLAGE_A, **values)
     db.commit()
     return p
 
@@ -793,3 +787,17 @@ def test_each_text_answer_names_its_charset_once(db: Session, cast: Cast, pages:
     for answer in answers:
         assert answer.status_code == 200
         assert answer.headers["content-type"].count("charset=utf-8") == 1, answer.headers["content-type"]
+
+
+def test_the_women_list_puts_the_soonest_due_first_then_those_after_their_outcome(
+    db: Session, cast: Cast, pages: Pages
+) -> None:
+    twins_case(db, cast)  # 陈美: delivered 9 days ago
+    open_case(db, cast, name="赵晚", lmp=TODAY - 60 * DAY)
+    open_case(db, cast, name="钱早", lmp=TODAY - 200 * DAY)
+    page = pages.client(cast.cadre_a).get("/women").text
+    names = re.findall(r'<span class="who">([^<]+?) <', page)
+    assert names[:3] == ["钱早", "赵晚", "陈美"]
+    listed = text_of(page)
+    assert re.search(r"钱早.*?孕28\+4周 · 预产期", listed)
+    assert f"结局 {BORN.year}年{BORN.month}月{BORN.day}日 （9 天前）" in listed  # text_of spaces the tags

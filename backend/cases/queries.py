@@ -26,7 +26,7 @@ from backend.cases.models import (
     RiskGrade,
     Woman,
 )
-from backend.cases.schedule_store import CaseRecords
+from backend.cases.schedule_store import CaseRecords, corrected
 from backend.scope import Scope
 
 # Statements are built once (per scope) with bound parameters: building a SELECT of fourteen columns costs
@@ -221,6 +221,17 @@ def latest_colours(
 class WomanRow:
     woman: Woman
     pregnancy: Pregnancy | None
+    outcome_on: date | None = None  # of the open pregnancy, once its outcome is recorded (as corrected)
+
+    @property
+    def order(self) -> tuple[int, int, str]:
+        """Pregnant first, the soonest due first; then those after their outcome, the latest first; then
+        women with no open pregnancy, by name."""
+        if self.pregnancy is None:
+            return (2, 0, self.woman.name)
+        if self.outcome_on is None:
+            return (0, self.pregnancy.edd.toordinal(), self.woman.name)
+        return (1, -self.outcome_on.toordinal(), self.woman.name)
 
 
 def search_women(
@@ -244,8 +255,25 @@ def search_women(
         )
     if open_only:
         stmt = stmt.where(col(Pregnancy.id).is_not(None))
-    stmt = stmt.order_by(col(Pregnancy.id).is_(None), col(Woman.name)).limit(limit)
-    return [WomanRow(w, p) for w, p in db.exec(stmt)]
+    stmt = stmt.order_by(col(Pregnancy.id).is_(None), col(Pregnancy.edd), col(Woman.name)).limit(limit)
+    found = list(db.exec(stmt))
+    outcomes = _outcome_dates(db, [p.id for _, p in found if p is not None])
+    rows = [WomanRow(w, p, outcomes.get(p.id) if p is not None else None) for w, p in found]
+    return sorted(rows, key=lambda row: row.order)
+
+
+def _outcome_dates(db: Session, pregnancy_ids: list[uuid.UUID]) -> dict[uuid.UUID, date]:
+    """The outcome date of each of these pregnancies that has one, corrections applied (a voided outcome
+    counts as none)."""
+    if not pregnancy_ids:
+        return {}
+    outcomes = list(db.exec(select(Outcome).where(col(Outcome.pregnancy_id).in_(pregnancy_ids))).all())
+    if not outcomes:
+        return {}
+    corrections = db.exec(
+        select(Correction).where(col(Correction.target_id).in_([o.id for o in outcomes]))
+    ).all()
+    return {o.pregnancy_id: o.outcome_on for o in corrected(outcomes, list(corrections))}
 
 
 def possible_duplicates(
