@@ -258,6 +258,30 @@ def test_an_invalid_registration_keeps_everything_typed_and_says_beside_each_fie
     assert count(db, Woman) == 0
 
 
+def test_a_number_that_does_not_read_and_other_wrong_fields_are_named_in_one_answer(
+    db: Session, cast: Cast, pages: Pages
+) -> None:
+    """Not first 孕次 alone, then the ID number and phone on the next try."""
+    good = woman_id_number()
+    form = registration_form(
+        VILLAGE_A, TODAY, id_number=good[:17] + ("0" if good[17] != "0" else "1"), phone="1380013800"
+    )
+    form |= {"gravidity": "abc", "parity": "0"}
+    page = pages.client(cast.cadre_a).post("/register", form).text
+    assert error_beside(page, "gravidity") == "请输入数字"
+    assert "校验位" in (error_beside(page, "id_number") or "")
+    assert "手机号码" in (error_beside(page, "phone") or "")
+    visit = {"id": str(uuid.uuid4()), "visited_on": TODAY.isoformat(), "kind": "home"}
+    p = open_case(db, cast)
+    page = (
+        pages.client(cast.cadre_a)
+        .post(f"/p/{p.id}/visit", {**visit, "bp_systolic": "abc", "weight_kg": "500"})
+        .text
+    )
+    assert error_beside(page, "bp_systolic") == "请输入数字"
+    assert error_beside(page, "weight_kg") == "体重应在 30–200 kg 之间"
+
+
 def test_the_field_messages_are_in_english_after_the_switch(db: Session, cast: Cast, pages: Pages) -> None:
     a = pages.client(cast.cadre_a)
     a.get("/lang/en")

@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 
 from backend.cases.rules import (
     FETAL_HEART_BPM,
+    FIELD_BOUNDS,
     OUTCOME_TYPES,
     check_bp,
+    check_each_alone,
     check_not_future,
     check_outcome,
     check_postnatal_visit,
@@ -606,3 +608,17 @@ def test_a_message_naming_a_date_writes_it_as_the_pages_do() -> None:
     [error] = make_prenatal_visit(visited_on=date(2026, 2, 1), registered_on=registered)
     assert error.text.zh == "访视日期不能早于登记日期（2026年2月3日）"
     assert error.text.en == "Visit date cannot be before the registration date (3 Feb 2026)"
+
+
+@given(st.sampled_from(sorted(FIELD_BOUNDS)), st.floats(-1000, 20000, allow_nan=False))
+def test_a_measurement_alone_is_refused_exactly_when_out_of_its_range(name: str, value: float) -> None:
+    bounds = FIELD_BOUNDS[name]
+    errors = check_each_alone({name: value})
+    assert bool(errors) == (not bounds.lo <= value <= bounds.hi)
+    assert all(e.field == name for e in errors)
+
+
+def test_alone_an_id_number_and_a_phone_are_checked_but_not_against_each_other() -> None:
+    errors = check_each_alone({"id_number": "11010519900307123X", "phone": "1380013800", "name": "王"})
+    assert [e.field for e in errors] == ["id_number", "phone"]
+    assert check_each_alone({"phone": "+86 138 1234 1234", "id_number": "", "weight_kg": None}) == []

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from backend.cases.rules import OUTCOME_TYPES, SEX_CODES
+from backend.cases.rules import OUTCOME_TYPES, SEX_CODES, check_each_alone
 from backend.lib.i18n import FieldError, Text, ValidationFailed
 from backend.lib.parsing import parse_date, parse_decimal, parse_int
 
@@ -43,11 +43,13 @@ class Reader:
     def __init__(self, raw: Mapping[str, Any]) -> None:
         self.raw = raw
         self.errors: list[FieldError] = []
+        self.values: dict[str, object] = {}  # what was read, for `finish`
 
     def text(self, name: str, *, required: bool = False, max_length: int = 500) -> str:
         value = clean_text(str(self.raw.get(name) or ""))
         if required and not value:
             self.errors.append(FieldError(name, REQUIRED))
+        self.values[name] = value[:max_length]
         return value[:max_length]
 
     def date(self, name: str, *, required: bool = False) -> date | None:
@@ -72,14 +74,17 @@ class Reader:
             return None
         if value is None and required:
             self.errors.append(FieldError(name, REQUIRED))
+        self.values[name] = value
         return value
 
     def float(self, name: str) -> float | None:
         try:
-            return parse_decimal(str(self.raw.get(name) or ""))
+            value = parse_decimal(str(self.raw.get(name) or ""))
         except ValueError:
             self.errors.append(FieldError(name, BAD_NUMBER))
             return None
+        self.values[name] = value
+        return value
 
     def choice(self, name: str, options: tuple[str, ...], *, required: bool = True, default: str = "") -> str:
         value = str(self.raw.get(name) or default).strip()
@@ -106,8 +111,12 @@ class Reader:
             return None
 
     def finish(self) -> None:
+        """Refuse the form if a value did not read; the values that did are checked on their own too
+        (ranges, ID number, phone), so one answer names every field the user must change."""
         if self.errors:
-            raise ValidationFailed(list(self.errors))
+            bad = {e.field for e in self.errors}
+            alone = check_each_alone({n: v for n, v in self.values.items() if n not in bad})
+            raise ValidationFailed([*self.errors, *alone])
 
 
 def new_or(reader: Reader, name: str) -> uuid.UUID:

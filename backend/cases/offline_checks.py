@@ -13,21 +13,7 @@ from backend.cases import forms, rules
 from backend.lib.i18n import Text
 from backend.lib.idcard import IdProblem
 
-BOUNDS: dict[str, rules.Bounds] = {
-    "bp_systolic": rules.SYSTOLIC_MMHG,
-    "bp_diastolic": rules.DIASTOLIC_MMHG,
-    "weight_kg": rules.MOTHER_WEIGHT_KG,
-    "fundal_height_cm": rules.FUNDAL_HEIGHT_CM,
-    "fetal_heart_bpm": rules.FETAL_HEART_BPM,
-    "mother_temperature_c": rules.TEMPERATURE_C,
-    "mother_bp_systolic": rules.SYSTOLIC_MMHG,
-    "mother_bp_diastolic": rules.DIASTOLIC_MMHG,
-    "infant_weight_g": rules.INFANT_VISIT_WEIGHT_G,
-    "infant_temperature_c": rules.TEMPERATURE_C,
-    "gravidity": rules.GRAVIDITY,
-    "parity": rules.PARITY,
-    "weight_g": rules.BIRTH_WEIGHT_G,  # of each baby: babies-<i>-weight_g
-}
+BOUNDS: dict[str, rules.Bounds] = {**rules.FIELD_BOUNDS, "weight_g": rules.BIRTH_WEIGHT_G}  # of each baby
 WHOLE = frozenset(
     {"bp_systolic", "bp_diastolic", "fetal_heart_bpm", "mother_bp_systolic", "mother_bp_diastolic"}
     | {"infant_weight_g", "gravidity", "parity", "weight_g"}

@@ -41,6 +41,21 @@ BIRTH_WEIGHT_G = Bounds(300, 8000, " g", " g")
 INFANT_VISIT_WEIGHT_G = Bounds(300, 15000, " g", " g")
 GRAVIDITY = Bounds(1, 20)
 PARITY = Bounds(0, 19)
+FIELD_BOUNDS: dict[str, Bounds] = {
+    "bp_systolic": SYSTOLIC_MMHG,
+    "bp_diastolic": DIASTOLIC_MMHG,
+    "weight_kg": MOTHER_WEIGHT_KG,
+    "fundal_height_cm": FUNDAL_HEIGHT_CM,
+    "fetal_heart_bpm": FETAL_HEART_BPM,
+    "mother_temperature_c": TEMPERATURE_C,
+    "mother_bp_systolic": SYSTOLIC_MMHG,
+    "mother_bp_diastolic": DIASTOLIC_MMHG,
+    "infant_weight_g": INFANT_VISIT_WEIGHT_G,
+    "infant_temperature_c": TEMPERATURE_C,
+    "gravidity": GRAVIDITY,
+    "parity": PARITY,
+}
+"""The range of each measured field of the forms, by its form name (a baby's birth weight: BIRTH_WEIGHT_G)."""
 
 NAME_MAX_LENGTH = 40
 MOTHER_MIN_AGE, MOTHER_MAX_AGE = 10, 60
@@ -287,6 +302,25 @@ def check_range(
         unit_en=bounds.unit_en,
     )
     return _error(field, text)
+
+
+def check_each_alone(values: Mapping[str, object]) -> list[FieldError]:
+    """What each value breaks on its own, whatever the rest of the form or the case: a number out of its
+    range, an ID number's shape or check digit, a phone that is no mobile number. The forms run these beside
+    their parse errors, so the first answer names every such field; the full rules run once all parse."""
+    errors: list[FieldError] = []
+    for name, value in values.items():
+        if value is None or value == "":
+            continue
+        if name in FIELD_BOUNDS and isinstance(value, int | float):
+            errors += check_range(name, value, FIELD_BOUNDS[name])
+        elif name == "id_number":
+            problem = id_problem(normalise_id(str(value)))
+            if problem in (IdProblem.SHAPE, IdProblem.CHECK_DIGIT):
+                errors += _error(name, ID_MESSAGES[problem])
+        elif name == "phone" and not is_valid_mobile(str(value)):
+            errors += _error(name, PHONE_NOT_MOBILE)
+    return errors
 
 
 def check_bp(
