@@ -126,11 +126,16 @@ async function keptPage(url) {
   if (!user) return null;
   const cache = await caches.open(PAGES + user);
   const shell = shellFor(url.pathname);
-  // The baby of an outcome saved offline is only in the shell's postnatal and close forms.
+  const kept = await cache.match(url.pathname);
+  // The baby of an outcome recorded on this phone is only in the shell's postnatal and close forms, while
+  // the outcome waits to sync or the kept form was drawn before it synced (its page not refreshed yet).
   const [, , pregnancy, form] = url.pathname.split('/');
-  if (shell && ['postnatal', 'close'].includes(form) && (await outbox.forUser(user))
-    .some((e) => e.kind === 'outcome' && e.data.pregnancy_id === pregnancy)) return cache.match(shell);
-  return (await cache.match(url.pathname)) || (shell && (await cache.match(shell))) || null;
+  if (shell && ['postnatal', 'close'].includes(form)) {
+    const outcome = await sync.outcomeOnPhone(user, pregnancy);
+    const keptAt = kept && ((await kept.clone().text()).match(/<meta name="kept-at" content="([^"]+)">/) || [])[1];
+    if (outcome && (!outcome.at || !keptAt || keptAt < outcome.at)) return cache.match(shell);
+  }
+  return kept || (shell && (await cache.match(shell))) || null;
 }
 
 async function cacheFirst(request) {

@@ -1,6 +1,7 @@
 """A cadre's day without signal, in Debian's chromium: pages kept on the phone, records saved in the outbox
 and shown as 待同步, and everything reaching the server exactly once when the signal comes back."""
 
+import json
 import uuid
 from datetime import timedelta
 
@@ -17,6 +18,7 @@ from tests.browser_offline import (
     make_case,
     make_visit,
     outbox,
+    poll,
     save_offline,
     server_today,
     submit,
@@ -24,6 +26,7 @@ from tests.browser_offline import (
 )
 
 pytestmark = pytest.mark.browser
+USER = "document.querySelector('meta[name=\"user\"]').content"  # the signed-in user's id, in page JS
 
 
 def test_a_cadre_works_offline_and_each_record_reaches_the_server_once(
@@ -246,3 +249,41 @@ def test_an_edit_that_lost_to_a_later_one_from_another_device_is_named_in_words(
     context.set_offline(False)
     expect_pending(page, 0, timeout=30_000)
     expect(page.locator("#banner")).to_contain_text("已被另一设备较新的修改覆盖：住址 → 6组1号")
+
+
+def test_a_birth_synced_before_the_kept_forms_were_refreshed_still_gives_its_baby_to_the_postnatal_form(
+    page: Page, context: BrowserContext, live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A moment of signal: the outcome recorded offline syncs, but the phone loses the signal again before it
+    has fetched the case's new pages. Offline, the postnatal form still offers the baby (not the form kept
+    from before the birth, which has none)."""
+    from backend import pwa_files
+
+    case = make_case(live_server, "赵春燕", registered_days_ago=100, weeks_pregnant=39)
+    real, before = pwa_files.offline_pages, {}
+
+    def not_refreshed_yet(*args: object, **kwargs: object) -> dict[str, str]:
+        pages = real(*args, **kwargs)  # type: ignore[arg-type]
+        for path in [p for p in pages if p.startswith(f"/p/{case.pregnancy_id}/")]:
+            pages[path] = before.setdefault(path, pages[path])  # the versions the phone kept first
+        return pages
+
+    monkeypatch.setattr(pwa_files, "offline_pages", not_refreshed_yet)
+    sign_in(page, CADRE_A)
+    wait_until_kept_offline(page)
+    context.set_offline(True)
+    page.goto(f"/p/{case.pregnancy_id}/outcome")
+    page.select_option("#f-outcome_type", "live_birth")
+    page.select_option("#f-babies-0-sex", "1")
+    page.fill("#f-babies-0-weight_g", "3300")
+    save_offline(page)
+    refreshed_at = f"async () => suifang.outbox.getMeta('refreshed:' + {USER})"
+    refreshed = page.evaluate(refreshed_at)
+    context.set_offline(False)
+    expect_pending(page, 0, timeout=30_000)
+    assert count(live_server, Outcome, pregnancy_id=case.pregnancy_id) == 1
+    poll(page, f"async () => (await ({refreshed_at})()) !== {json.dumps(refreshed)}")  # the refresh ran
+    context.set_offline(True)
+    page.goto(f"/p/{case.pregnancy_id}/postnatal")
+    page.locator("html[data-ready=true]").wait_for(state="attached")
+    expect(page.locator("#f-infant_id")).to_contain_text("男婴（3300 g）")

@@ -169,14 +169,14 @@ async function save(form, user) {
   location.assign(afterSave(entry, false));
 }
 
-/** The postnatal and close forms of a pregnancy whose outcome waits in the outbox are drawn around a
-    placeholder baby (the shell): put the babies of that outcome in its place, or take the baby's parts away. */
+/** The postnatal and close forms of a pregnancy whose outcome was recorded on this phone (waiting, or synced
+    before the kept form was refreshed) are drawn around a placeholder baby (the shell): put the babies of that
+    outcome in its place, or take the baby's parts away. */
 async function fillPendingBabies(form, user, pregnancyId) {
   const select = input(form, 'infant_id');
   const placeholder = select?.querySelector(`option[value="${PLACEHOLDER_BABY}"]`);
   if (!placeholder) return;
-  const outcome = (await outbox.forUser(user)).reverse()
-    .find((e) => e.kind === 'outcome' && e.data.pregnancy_id === pregnancyId);
+  const outcome = await sync.outcomeOnPhone(user, pregnancyId);
   const d = outcome ? outcome.data : {};
   const babies = Object.keys(d).filter((k) => /^babies-\d+-id$/.test(k)).map((k) => Number(k.split('-')[1]))
     .filter((i) => i < Number(d.n_babies || 1) && d[`babies-${i}-alive`] !== '0'

@@ -220,5 +220,17 @@
     } catch { /* not allowed here (e.g. a private window); the other triggers still run */ }
   }
 
-  globalThis.suifang.sync = { run, counts, requestBackgroundSync, localIso, TAG, channelName: 'suifang' };
+  /** The outcome of a pregnancy recorded on this phone: waiting in the outbox, or synced lately (`at`). Pages
+      kept before it still show her pregnant: the postnatal and close forms are drawn from it instead. */
+  async function outcomeOnPhone(user, pregnancyId) {
+    const mine = (e) => e.kind === 'outcome' && e.data && e.data.pregnancy_id === pregnancyId;
+    const waiting = (await outbox.forUser(user)).filter(mine).pop();
+    if (waiting) return { data: waiting.data, at: null };
+    const synced = ((await outbox.getMeta(`synced:${user}`)) || []).filter(mine).pop();
+    return synced ? { data: synced.data, at: synced.at } : null;
+  }
+
+  globalThis.suifang.sync = {
+    run, counts, requestBackgroundSync, outcomeOnPhone, localIso, TAG, channelName: 'suifang',
+  };
 })();
