@@ -258,3 +258,9 @@ def test_deactivating_needs_a_tick_and_a_supervisor_is_told_what_happens_to_her_
         follow_redirects=True,
     )
     assert "已停用并退出登录。" in done.text and "其村的待办事项" not in done.text
+
+
+def test_people_are_listed_in_the_order_of_their_villages_codes(client: TestClient, cast: Cast) -> None:
+    sign_in(client, cast.sup_t.phone)
+    listing = client.get("/admin/people").text
+    assert listing.index("王秀英") < listing.index("李桂兰")  # village A's cadre, then B's (not 李 before 王)

@@ -5,6 +5,7 @@ import io
 import re
 from collections.abc import Iterator
 from datetime import date
+from types import SimpleNamespace
 
 import pytest
 from litestar.testing import TestClient
@@ -14,6 +15,7 @@ from sqlmodel import Session, select
 from backend.accounts.models import AuditEntry
 from backend.app import create_app
 from backend.lib.clock import local_today
+from backend.review.dashboard import sort_rows
 from backend.review.periods import month_of, report_month
 from backend.review.reports import township_report
 from backend.settings import Settings
@@ -114,9 +116,17 @@ def test_the_dashboard_lists_villages_and_cadres_and_sorts_by_a_link(
         VILLAGE_B,
     }
     by_name = re.findall(r'<tr data-code="(\d{12})"', client.get(f"/review?{OCT}&sort=name&dir=desc").text)
-    assert by_name == sorted(
-        by_name, key=lambda c: {VILLAGE_A: "东岭村", VILLAGE_B: "西河村"}[c], reverse=True
-    )
+    assert by_name == [VILLAGE_B, VILLAGE_A]
+
+
+def test_villages_sort_in_the_order_of_their_codes_as_the_report_lists_them() -> None:
+    """Not by the code points of their names (北山村 before 东岭村 before 南坪村 means nothing to anyone)."""
+    rows = [
+        SimpleNamespace(code=code, name=name)
+        for code, name in [("3", "北山村"), ("1", "南坪村"), ("2", "东岭村")]
+    ]
+    assert [r.code for r in sort_rows(rows, "name", "asc")] == ["1", "2", "3"]
+    assert [r.code for r in sort_rows(rows, "name", "desc")] == ["3", "2", "1"]
 
 
 def table_row(page: str, table_id: str, code: str) -> str:

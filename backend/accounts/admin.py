@@ -61,7 +61,8 @@ def assignable_areas(db: Session, actor: Actor) -> list[Area]:
 
 
 def people(db: Session, actor: Actor) -> list[Person]:
-    """The people this manager looks after, active first, by name."""
+    """The people this manager looks after, active first, in the order of their areas' codes (as the reports
+    list villages), then by name."""
     role = managed_role(actor)
     rows = db.exec(
         select(User, UserArea.area_code)
@@ -72,7 +73,7 @@ def people(db: Session, actor: Actor) -> list[Person]:
     for user, code in rows:
         by_user.setdefault(user.id, (user, []))[1].append(code)
     out = [Person(u, tuple(sorted(codes))) for u, codes in by_user.values()]
-    return sorted(out, key=lambda p: (not p.user.active, p.user.name))
+    return sorted(out, key=lambda p: (not p.user.active, p.areas[:1], p.user.name))
 
 
 def person_in_reach(db: Session, actor: Actor, user_id: uuid.UUID) -> Person:

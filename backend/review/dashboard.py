@@ -178,7 +178,9 @@ def build_dashboard(db: Session, township: str, area_name: str, period: Period, 
 
 
 SORT_KEYS: dict[str, Callable[[Any], Any]] = {
-    "name": lambda r: r.name,
+    # Villages in the order of their statistical codes, as the 月报 lists them (a code point order of
+    # Chinese names is no order anyone reads); a cadre by her name.
+    "name": lambda r: getattr(r, "code", r.name),
     "pregnancies": lambda r: r.pregnancies,
     "infants": lambda r: r.infants,
     "due": lambda r: r.coverage.due,
