@@ -23,7 +23,7 @@ from sqlmodel import Session
 
 from backend.accounts.services import Actor, actor_for_token
 from backend.db import begin_writing
-from backend.lib.clock import local_today
+from backend.lib.clock import local_today, utc_offset_minutes
 from backend.lib.fieldcrypt import FieldCipher
 from backend.lib.i18n import DEFAULT_LOCALE, Text, ValidationFailed
 from backend.settings import Settings
@@ -234,6 +234,7 @@ def render(
         "build": state.build,
         "today": state.today(),
         "timezone": state.settings.timezone,
+        "utc_offset": utc_offset_minutes(state.settings.timezone),
         "path": request.url.path,
         "errors": {},
         "form": {},

@@ -247,6 +247,31 @@ def test_a_phone_set_to_another_time_zone_proposes_the_services_date_offline(
         context.close()
 
 
+def test_before_any_sync_times_are_told_on_the_services_clock_from_the_page(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    """The zone the last sync told is not there yet (a first visit, or storage cleared): the page itself says
+    the service's offset, so a phone set to another zone never shows its own clock as the service's."""
+    context = browser.new_context(
+        viewport=PHONE, base_url=live_server.url, locale="zh-CN", timezone_id=a_zone_on_another_day()
+    )
+    try:
+        page = context.new_page()
+        sign_in(page, CADRE_A)
+        page.locator("html[data-ready=true]").wait_for(state="attached")
+        told = page.evaluate(
+            """async () => {
+                localStorage.removeItem('suifang-utc-offset-min');
+                const { formatMoment } = await import('/js/labels.js');
+                return formatMoment(new Date().toISOString());
+            }"""
+        )
+        china = datetime.now(ZoneInfo("Asia/Shanghai"))
+        assert told in {f"今天 {m:%H:%M}" for m in (china - timedelta(minutes=1), china)}
+    finally:
+        context.close()
+
+
 def test_two_tabs_and_the_worker_never_send_the_same_entry_twice(
     page: Page, context: BrowserContext, live_server: LiveServer
 ) -> None:

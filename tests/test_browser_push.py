@@ -260,6 +260,10 @@ def test_a_cadre_turns_notifications_on_and_a_test_notification_reaches_her_phon
     page.click("#push-test")
     page.wait_for_selector("#push-last:has-text('上次送达')")
     assert "测试通知已发送" in page.inner_text("#push-status")
+    # told on the service's clock, as every time on the phone (this browser runs in the machine's zone, UTC)
+    china = datetime.now(ZoneInfo("Asia/Shanghai"))
+    told = {f"上次送达：今天 {m:%H:%M}" for m in (china - timedelta(minutes=1), china)}
+    assert page.inner_text("#push-last").strip() in told
     [message] = push_receiver.delivered(subscription["endpoint"])
     cdp, registration_id = worker_session(context, page)
     deliver(cdp, page, registration_id, message.plaintext.decode())

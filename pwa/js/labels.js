@@ -82,14 +82,17 @@ export function formatDate(iso) {
   return `${Number(d)} ${month} ${y}`;
 }
 
-/** The service zone's offset from UTC in minutes, as the last sync told it (kept where pages read it at once);
-    null before any sync. */
+/** The service zone's offset from UTC in minutes, as the last sync told it (kept where pages read it at once),
+    else as the page itself says (`<meta name="utc-offset">`, written by the server); null in the worker before
+    any sync. */
 const ZONE_KEY = 'suifang-utc-offset-min'; // sync.js keeps it there at every sync
 function serviceZone() {
-  try {
-    const kept = globalThis.localStorage?.getItem(ZONE_KEY);
-    return kept === null || kept === undefined ? null : Number(kept);
-  } catch { return null; }
+  let kept = null;
+  try { kept = globalThis.localStorage?.getItem(ZONE_KEY) ?? null; } catch { /* storage refused */ }
+  if (kept === null) kept = globalThis.document?.querySelector('meta[name="utc-offset"]')?.content ?? null;
+  if (kept === null || kept === '') return null;
+  const zone = Number(kept);
+  return Number.isNaN(zone) ? null : zone;
 }
 
 /** Year, month, day, hour and minute of a moment in the service's zone (Asia/Shanghai), not the phone's: a

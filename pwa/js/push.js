@@ -3,6 +3,8 @@
 // subscription sent to the server again whenever the app opens (the server deletes expired ones; a new VAPID
 // key on the server means subscribing again). Phones without push still see the overdue badge on every page.
 
+import { formatMoment } from './labels.js';
+
 const EN = document.documentElement.lang === 'en';
 const t = (zh, en) => (EN ? en : zh);
 const SYNCED_KEY = 'suifang-push-synced';
@@ -132,9 +134,9 @@ function shown(element, visible) {
   element.style.display = visible ? '' : 'none';
 }
 
-const when = (iso) => new Intl.DateTimeFormat(EN ? 'en-GB' : 'zh-CN', {
-  year: 'numeric', month: EN ? 'short' : 'long', day: 'numeric', hour: '2-digit', minute: '2-digit',
-}).format(new Date(iso));
+/** When the last notification arrived, on the service's clock as every time on the phone is (a phone set to
+    another zone shows the time its supervisor sees). */
+const when = (iso) => formatMoment(iso);
 
 function setupSettings(section) {
   const status = section.querySelector('#push-status');
