@@ -428,6 +428,24 @@ def test_a_second_outcome_for_the_same_pregnancy_is_refused(
     assert field_of(exc) == ["outcome_type"]
 
 
+def test_with_only_the_edd_known_an_outcome_over_315_days_after_edd_less_280_days_is_refused(
+    db: Session, ctx_a: WriteContext
+) -> None:
+    registered = TODAY - 300 * DAY
+    edd = registered + 224 * DAY  # registered at 8+0 weeks by ultrasound; EDD − 280 days is 356 days ago
+    p = make_registration(
+        db, ctx_a, VILLAGE_A, lmp="", edd=edd.isoformat(), edd_source="ultrasound", registered_on=registered
+    )
+    assert p.lmp is None
+    with pytest.raises(ValidationFailed) as exc:
+        make_outcome(db, ctx_a, p, BORN)  # 347 days after EDD − 280
+    assert field_of(exc) == ["outcome_on"]
+    error = exc.value.errors[0]
+    assert "结局日期" in error.text.zh and "347" in error.text.zh and "预产期" in error.text.zh
+    assert error.text.en.startswith("Outcome date") and "EDD" in error.text.en
+    make_outcome(db, ctx_a, p, edd + 35 * DAY)  # 315 days: the last day allowed
+
+
 # --- postnatal visits --------------------------------------------------------------------------------------
 
 

@@ -206,6 +206,16 @@ OUTCOME_TOO_LONG_AFTER_LMP = Text(
     f"Outcome date is {{days}} days after the LMP; it must be at most {OUTCOME_MAX_DAYS_AFTER_LMP} days"
     " (45 weeks)",
 )
+OUTCOME_BEFORE_LMP_FROM_EDD = Text(
+    f"结局日期不能早于按预产期推算的末次月经日期（预产期前 {EDD_DAYS_AFTER_LMP} 天）",
+    f"Outcome date cannot be before the LMP reckoned from the EDD ({EDD_DAYS_AFTER_LMP} days before the EDD)",
+)
+OUTCOME_TOO_LONG_AFTER_LMP_FROM_EDD = Text(
+    f"结局日期在按预产期推算的末次月经后 {{days}} 天，应在 {OUTCOME_MAX_DAYS_AFTER_LMP} 天（45 周）之内，"
+    "请核对结局日期或预产期",
+    f"Outcome date is {{days}} days after the LMP reckoned from the EDD; it must be at most"
+    f" {OUTCOME_MAX_DAYS_AFTER_LMP} days (45 weeks). Check the outcome date or the EDD",
+)
 DISCHARGE_BEFORE_OUTCOME = Text(
     "出院日期不能早于结局日期", "Discharge date cannot be before the outcome date"
 )
@@ -568,9 +578,12 @@ def check_outcome(
     discharge_on: date | None,
     babies: Sequence[Mapping[str, object]],
     today: date,
+    lmp_from_edd: bool = False,
 ) -> list[FieldError]:
     """A pregnancy outcome (妊娠结局) and its babies.
 
+    The outcome is 0–315 days after `lmp_or_none`; with the LMP unknown the caller passes EDD − 280 days and
+    `lmp_from_edd`, and the message says so.
     `registered_on` is accepted but is no bound: a birth may be registered late, before its registration date.
     Baby dicts have "sex" ("1" 男, "2" 女, "0"/"9" unknown), "weight_g" (birth weight 300–8000 g, optional)
     and "alive" (a bool or checkbox value). Errors name "babies-<i>-sex", "babies-<i>-weight_g",
@@ -581,9 +594,10 @@ def check_outcome(
     if not errors and outcome_on is not None and lmp_or_none is not None:
         days = (outcome_on - lmp_or_none).days
         if days < 0:
-            errors = _error("outcome_on", OUTCOME_BEFORE_LMP)
+            errors = _error("outcome_on", OUTCOME_BEFORE_LMP_FROM_EDD if lmp_from_edd else OUTCOME_BEFORE_LMP)
         elif days > OUTCOME_MAX_DAYS_AFTER_LMP:
-            errors = _error("outcome_on", OUTCOME_TOO_LONG_AFTER_LMP.format(days=days))
+            too_long = OUTCOME_TOO_LONG_AFTER_LMP_FROM_EDD if lmp_from_edd else OUTCOME_TOO_LONG_AFTER_LMP
+            errors = _error("outcome_on", too_long.format(days=days))
 
     latest_discharge = outcome_on + timedelta(days=DISCHARGE_MAX_DAYS_AFTER_OUTCOME) if outcome_on else None
     errors += (

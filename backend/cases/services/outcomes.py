@@ -52,7 +52,8 @@ def record_outcome(db: Session, ctx: WriteContext, data: OutcomeInput) -> Writte
     _raise_if(
         rules.check_outcome(
             outcome_on=data.outcome_on,
-            lmp_or_none=pregnancy.lmp,
+            lmp_or_none=_lmp(pregnancy),
+            lmp_from_edd=pregnancy.lmp is None,
             registered_on=pregnancy.registered_on,
             outcome_type=data.outcome_type,
             discharge_on=data.discharge_on,
