@@ -695,6 +695,58 @@ def test_voiding_an_outcome_removes_its_babies_and_their_items_and_allows_a_new_
     assert len(CaseRecords(db, pregnancy).infants) == 2
 
 
+def amend_outcome(db: Session, ctx: WriteContext, outcome_id: uuid.UUID, **changes: date) -> Written:
+    raw = {"target_type": "outcome", "target_id": str(outcome_id), "kind": "amend", "reason": "日期记错"}
+    raw |= {f"new-{k}": v.isoformat() for k, v in changes.items()}
+    return services.correct_record(db, ctx, forms.read_correction(raw))
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "zh"),
+    [
+        ({"outcome_on": TODAY + DAY}, "new-outcome_on", "结局日期不能晚于今天"),
+        ({"outcome_on": LMP - DAY}, "new-outcome_on", "结局日期不能早于末次月经日期"),
+        ({"outcome_on": REGISTERED + 99 * DAY}, "new-outcome_on", "已有 2026年7月6日 的产前访视"),
+        ({"discharge_on": BORN - DAY}, "new-discharge_on", "出院日期不能早于结局日期"),
+        ({"outcome_on": BORN - 70 * DAY, "discharge_on": BORN}, "new-discharge_on", "出院日期应在结局日期后"),
+    ],
+)
+def test_an_amended_outcome_must_pass_the_rules_of_a_new_outcome(
+    db: Session, ctx_a: WriteContext, pregnancy: Pregnancy, changes: dict[str, date], field: str, zh: str
+) -> None:
+    make_visit(db, ctx_a, pregnancy, visited_on=(REGISTERED + 100 * DAY).isoformat())
+    outcome_id = make_outcome(db, ctx_a, pregnancy, BORN).record_id
+    with pytest.raises(ValidationFailed) as exc:
+        amend_outcome(db, ctx_a, outcome_id, **changes)
+    assert field_of(exc) == [field]
+    assert exc.value.errors[0].text.zh.startswith(zh), exc.value.errors[0].text
+    assert exc.value.errors[0].text.en.split()[0] in ("Outcome", "Discharge", "There")
+    assert CaseRecords(db, pregnancy).outcome.outcome_on == BORN  # type: ignore[union-attr]
+
+
+def test_an_outcome_may_be_amended_to_the_day_of_the_last_prenatal_visit(
+    db: Session, ctx_a: WriteContext, pregnancy: Pregnancy
+) -> None:
+    make_visit(db, ctx_a, pregnancy, visited_on=(REGISTERED + 100 * DAY).isoformat())
+    outcome_id = make_outcome(db, ctx_a, pregnancy, BORN).record_id
+    amend_outcome(
+        db, ctx_a, outcome_id, outcome_on=REGISTERED + 100 * DAY, discharge_on=REGISTERED + 103 * DAY
+    )
+    outcome = CaseRecords(db, pregnancy).outcome
+    assert outcome is not None and outcome.outcome_on == REGISTERED + 100 * DAY
+
+
+def test_a_new_outcome_dated_before_a_recorded_prenatal_visit_is_refused(
+    db: Session, ctx_a: WriteContext, pregnancy: Pregnancy
+) -> None:
+    make_visit(db, ctx_a, pregnancy, visited_on=(REGISTERED + 100 * DAY).isoformat())
+    with pytest.raises(ValidationFailed) as exc:
+        make_outcome(db, ctx_a, pregnancy, REGISTERED + 99 * DAY)
+    assert field_of(exc) == ["outcome_on"]
+    assert "2026年7月6日" in exc.value.errors[0].text.zh and "6 Jul 2026" in exc.value.errors[0].text.en
+    assert CaseRecords(db, pregnancy).outcome is None
+
+
 def test_a_correction_needs_a_reason() -> None:
     with pytest.raises(ValidationFailed) as exc:
         forms.read_correction({"target_type": "outcome", "target_id": str(uuid.uuid4()), "kind": "void"})

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, func, select
 
-from backend.cases.models import Correction, Infant, PostnatalVisit, Pregnancy, PrenatalVisit, Woman
+from backend.cases.models import Correction, Infant, Outcome, PostnatalVisit, Pregnancy, PrenatalVisit, Woman
 from backend.lib.clock import local_today
 from tests.case_factories import (
     infants_of,
@@ -521,6 +521,24 @@ def test_a_refused_correction_keeps_what_was_typed(db: Session, cast: Cast, page
     r = pages.client(cast.cadre_a).post(f"/correct/prenatal_visit/{visit.id}", form)
     assert r.status_code == 422 and "舒张压" in (error_beside(r.text, "new-bp_diastolic") or "")
     assert value_of(r.text, "new-bp_diastolic") == "300" and "改一下" in r.text
+
+
+def test_a_refused_outcome_amendment_names_the_date_beside_it_in_the_users_language(
+    db: Session, cast: Cast, pages: Pages
+) -> None:
+    p = twins_case(db, cast)  # its prenatal visit was 30 days after registration
+    outcome = db.exec(select(Outcome).where(Outcome.pregnancy_id == p.id)).one()
+    a = pages.client(cast.cadre_a)
+    early = (REGISTERED + 29 * DAY).isoformat()
+    form = {"id": str(uuid.uuid4()), "kind": "amend", "new-outcome_on": early, "reason": "日期记错"}
+    r = a.post(f"/correct/outcome/{outcome.id}", form)
+    assert r.status_code == 422
+    assert "结局日期不能早于该日期" in (error_beside(r.text, "new-outcome_on") or "")
+    a.get("/lang/en")
+    r = a.post(f"/correct/outcome/{outcome.id}", {**form, "id": str(uuid.uuid4())})
+    assert r.status_code == 422
+    assert "the outcome date cannot be before it" in (error_beside(r.text, "new-outcome_on") or "")
+    assert count(db, Correction) == 0
 
 
 # --- malformed input ---------------------------------------------------------------------------------------

@@ -94,7 +94,7 @@ def test_corrections_apply_a_voided_visit_no_longer_counts_and_an_amended_date_m
 
     from backend.cases import services
     from backend.cases.forms import CorrectionInput
-    from backend.cases.models import Outcome, PostnatalVisit
+    from backend.cases.models import Outcome, PostnatalVisit, PrenatalVisit
     from tests.review_factory import WRITTEN_ON
 
     cases = make_october(db, cast)
@@ -105,6 +105,19 @@ def test_corrections_apply_a_voided_visit_no_longer_counts_and_an_amended_date_m
     )
     ctx_a = cast.ctx(cast.cadre_a, db, WRITTEN_ON)
     anna_outcome = db.exec(select(Outcome).where(Outcome.pregnancy_id == cases["anna"].id)).one()
+    # Her check 5 of 1 Oct was in fact on 28 Sep: no prenatal visit may come after the outcome.
+    anna_check_5 = db.exec(
+        select(PrenatalVisit).where(
+            PrenatalVisit.pregnancy_id == cases["anna"].id, PrenatalVisit.check_no == 5
+        )
+    ).one()
+    services.correct_record(
+        db,
+        ctx_a,
+        CorrectionInput(
+            uuid.uuid4(), "prenatal_visit", anna_check_5.id, "amend", {"visited_on": "2026-09-28"}, "日期填错"
+        ),
+    )
     services.correct_record(
         db,
         ctx_a,

@@ -216,6 +216,11 @@ OUTCOME_TOO_LONG_AFTER_LMP_FROM_EDD = Text(
     f"Outcome date is {{days}} days after the LMP reckoned from the EDD; it must be at most"
     f" {OUTCOME_MAX_DAYS_AFTER_LMP} days (45 weeks). Check the outcome date or the EDD",
 )
+OUTCOME_BEFORE_PRENATAL_VISIT = Text(
+    "已有 {visited_on} 的产前访视，结局日期不能早于该日期；如该访视记错，请先更正或作废它",
+    "There is a prenatal visit on {visited_on}: the outcome date cannot be before it. If that visit is"
+    " wrong, correct or void it first",
+)
 DISCHARGE_BEFORE_OUTCOME = Text(
     "出院日期不能早于结局日期", "Discharge date cannot be before the outcome date"
 )
@@ -579,11 +584,13 @@ def check_outcome(
     babies: Sequence[Mapping[str, object]],
     today: date,
     lmp_from_edd: bool = False,
+    last_prenatal_visit_on: date | None = None,
 ) -> list[FieldError]:
     """A pregnancy outcome (妊娠结局) and its babies.
 
     The outcome is 0–315 days after `lmp_or_none`; with the LMP unknown the caller passes EDD − 280 days and
-    `lmp_from_edd`, and the message says so.
+    `lmp_from_edd`, and the message says so. No prenatal visit may be dated after the outcome
+    (`last_prenatal_visit_on`, the latest one recorded).
     `registered_on` is accepted but is no bound: a birth may be registered late, before its registration date.
     Baby dicts have "sex" ("1" 男, "2" 女, "0"/"9" unknown), "weight_g" (birth weight 300–8000 g, optional)
     and "alive" (a bool or checkbox value). Errors name "babies-<i>-sex", "babies-<i>-weight_g",
@@ -598,6 +605,12 @@ def check_outcome(
         elif days > OUTCOME_MAX_DAYS_AFTER_LMP:
             too_long = OUTCOME_TOO_LONG_AFTER_LMP_FROM_EDD if lmp_from_edd else OUTCOME_TOO_LONG_AFTER_LMP
             errors = _error("outcome_on", too_long.format(days=days))
+    errors = errors or check_not_before(
+        "outcome_on",
+        outcome_on,
+        last_prenatal_visit_on,
+        _dated(OUTCOME_BEFORE_PRENATAL_VISIT, visited_on=last_prenatal_visit_on),
+    )
 
     latest_discharge = outcome_on + timedelta(days=DISCHARGE_MAX_DAYS_AFTER_OUTCOME) if outcome_on else None
     errors += (

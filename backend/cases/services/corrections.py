@@ -53,6 +53,7 @@ from backend.cases.services.common import (
     _raise_if,
     pregnancy_in_scope,
 )
+from backend.cases.services.outcomes import check_outcome_of
 from backend.lib.clock import utcnow
 from backend.lib.i18n import FieldError, Text, ValidationFailed
 from backend.lib.parsing import is_valid_mobile, normalise_phone
@@ -247,6 +248,18 @@ def _check_amended(
             weight_kg=merged.weight_kg,
             fundal_height_cm=merged.fundal_height_cm,
             fetal_heart_bpm=merged.fetal_heart_bpm,
+        )
+    elif isinstance(merged, Outcome):
+        errors = check_outcome_of(
+            records,
+            outcome_on=merged.outcome_on,
+            outcome_type=merged.outcome_type,
+            discharge_on=merged.discharge_on,
+            babies=[
+                {"sex": i.sex, "weight_g": i.birth_weight_g, "alive": i.alive_at_birth}
+                for i in records.infants
+            ],
+            today=ctx.today,
         )
     elif isinstance(merged, PostnatalVisit) and records.outcome is not None:
         errors = rules.check_postnatal_visit(

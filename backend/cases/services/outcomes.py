@@ -1,5 +1,8 @@
 """妊娠结局 with its babies, 产后访视, and 结案 (transfer, moved out, lost to follow-up, death)."""
 
+from collections.abc import Mapping, Sequence
+from datetime import date
+
 from sqlmodel import Session
 
 from backend.accounts.services import audit
@@ -39,6 +42,31 @@ def is_high_risk_newborn(ga_days: int | None, weight_g: int | None, asphyxia: bo
     )
 
 
+def check_outcome_of(
+    records: CaseRecords,
+    *,
+    outcome_on: date,
+    outcome_type: str,
+    discharge_on: date | None,
+    babies: Sequence[Mapping[str, object]],
+    today: date,
+) -> list[FieldError]:
+    """The rules of an outcome of this pregnancy, new or amended: 0–315 days after the LMP (EDD − 280 days
+    when the LMP is unknown), discharge, babies, and not before a prenatal visit already recorded."""
+    pregnancy = records.pregnancy
+    return rules.check_outcome(
+        outcome_on=outcome_on,
+        lmp_or_none=_lmp(pregnancy),
+        lmp_from_edd=pregnancy.lmp is None,
+        registered_on=pregnancy.registered_on,
+        outcome_type=outcome_type,
+        discharge_on=discharge_on,
+        babies=babies,
+        today=today,
+        last_prenatal_visit_on=records.visits[-1].visited_on if records.visits else None,
+    )
+
+
 def record_outcome(db: Session, ctx: WriteContext, data: OutcomeInput) -> Written:
     """妊娠结局 with its babies: one form for one or more babies; ends prenatal follow-up."""
     if (row := _existing(db, Outcome, data.id, ctx.actor)) is not None:
@@ -50,11 +78,9 @@ def record_outcome(db: Session, ctx: WriteContext, data: OutcomeInput) -> Writte
         raise _fail("outcome_type", OUTCOME_EXISTS)
     babies = [{"sex": b.sex, "weight_g": b.weight_g, "alive": b.alive} for b in data.babies]
     _raise_if(
-        rules.check_outcome(
+        check_outcome_of(
+            records,
             outcome_on=data.outcome_on,
-            lmp_or_none=_lmp(pregnancy),
-            lmp_from_edd=pregnancy.lmp is None,
-            registered_on=pregnancy.registered_on,
             outcome_type=data.outcome_type,
             discharge_on=data.discharge_on,
             babies=babies,
