@@ -3,11 +3,15 @@ limits and words: a wrong value is shown beside its field, nothing typed is lost
 right. And its checks agree with the server's on the same input (ID numbers, mobile numbers, numbers)."""
 
 import random
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
+from backend.cases import rules
+from backend.cases.models import Pregnancy
+from backend.cases.schedule_store import CaseRecords
+from backend.cases.services.outcomes import check_outcome_of
 from backend.lib.idcard import check_digit, id_problem, normalise_id
 from backend.lib.parsing import is_valid_mobile, parse_decimal, parse_int
 from tests.browser import *  # noqa: F403
@@ -15,8 +19,10 @@ from tests.browser import LiveServer, screenshot, sign_in
 from tests.browser_offline import (
     CADRE_A,
     make_case,
+    make_visit,
     outbox,
     save_offline,
+    server_db,
     server_today,
     submit,
     wait_until_kept_offline,
@@ -175,3 +181,82 @@ def test_the_phones_checks_agree_with_the_servers(page: Page, live_server: LiveS
     assert phone_js["phones"] == [is_valid_mobile(s) for s in phones]
     assert phone_js["whole"] == [server_number(parse_int, s) for s in numbers]
     assert phone_js["decimal"] == [server_number(parse_decimal, s) for s in numbers]
+
+
+def test_the_dates_a_case_sets_are_checked_offline_in_the_servers_words(
+    page: Page, context: BrowserContext, live_server: LiveServer
+) -> None:
+    """A visit dated before the registration, an outcome before the last visit or 45 weeks past the LMP: the
+    phone knows the case from its kept page and says what the server would, before keeping anything. Over a
+    year of dates, the kept visit and outcome forms agree with the server's rules day by day."""
+    case = make_case(live_server, "陈晓红", registered_days_ago=40, weeks_pregnant=20)
+    make_visit(live_server, case)  # today, on the server: the outcome cannot be before it
+    today = server_today(live_server)
+    sign_in(page, CADRE_A)
+    wait_until_kept_offline(page)
+    context.set_offline(True)
+    page.goto(f"/p/{case.pregnancy_id}/visit")
+    page.locator("html[data-ready=true]").wait_for(state="attached")
+    registered = today - timedelta(days=40)
+    page.fill("#f-visited_on", (registered - timedelta(days=2)).isoformat())
+    submit(page)
+    expect(page.locator(".js-error")).to_have_count(1)
+    assert error_of(page, "visited_on") == (
+        f"访视日期不能早于登记日期（{registered.year}年{registered.month}月{registered.day}日）"
+    )
+    assert outbox(page) == []
+    page.fill("#f-visited_on", today.isoformat())
+    save_offline(page)
+    assert len(outbox(page)) == 1
+
+    with server_db(live_server) as db:
+        pregnancy = db.get(Pregnancy, case.pregnancy_id)
+        assert pregnancy is not None
+        records = CaseRecords(db, pregnancy)
+        days = [today - timedelta(days=200) + timedelta(days=n) for n in range(400)]
+        lmp = pregnancy.edd - timedelta(days=280)
+
+        def server_visit(on: date) -> str | None:
+            errors = rules.check_prenatal_visit(
+                visited_on=on,
+                registered_on=pregnancy.registered_on,
+                outcome_on=None,
+                lmp_or_none=lmp,
+                today=date(9999, 1, 1),
+                bp_systolic=None,
+                bp_diastolic=None,
+                weight_kg=None,
+                fundal_height_cm=None,
+                fetal_heart_bpm=None,
+            )
+            return errors[0].text.zh if errors else None
+
+        def server_outcome(on: date) -> str | None:
+            errors = check_outcome_of(
+                records,
+                outcome_on=on,
+                outcome_type="live_birth",
+                discharge_on=None,
+                babies=[],
+                today=date(9999, 1, 1),
+            )
+            return next((e.text.zh for e in errors if e.field == "outcome_on"), None)
+
+        expected = {"visit": [server_visit(d) for d in days], "outcome": [server_outcome(d) for d in days]}
+    assert any(expected["visit"]) and any(
+        m and "45" in m for m in expected["outcome"]
+    )  # bounds on both sides
+    told = {}
+    for form, name in (("visit", "visited_on"), ("outcome", "outcome_on")):
+        page.goto(f"/p/{case.pregnancy_id}/{form}")
+        page.locator("html[data-ready=true]").wait_for(state="attached")
+        limits = page.get_attribute(f"#f-{name}", "data-limits")
+        assert limits, form
+        told[form] = page.evaluate(
+            """async ([days, limits]) => {
+                const m = await import('/js/checks.js');
+                return days.map((d) => m.caseDateProblem(d, limits));
+            }""",
+            [[d.isoformat() for d in days], limits],
+        )
+    assert told == expected

@@ -51,6 +51,24 @@ function numberProblem(field, form) {
   return null;
 }
 
+const DAY_MS = 86400000;
+
+/** The first of a stored case's limits on a date field that `value` (YYYY-MM-DD) breaks, in the server's words
+    (`data-limits`, written by backend/cases/offline_checks.py in the order the server checks them); words that
+    count from the LMP get the count filled in as the server writes it (46+2 weeks, 330 days). */
+export function caseDateProblem(value, limitsJson) {
+  let limits;
+  try { limits = JSON.parse(limitsJson); } catch { return null; }
+  for (const limit of limits) {
+    if ((limit.min && value < limit.min) || (limit.max && value > limit.max)) {
+      if (!limit.from) return limit.msg;
+      const days = Math.round((Date.parse(value) - Date.parse(limit.from)) / DAY_MS);
+      return limit.msg.replace('{ga}', `${Math.floor(days / 7)}+${days % 7}`).replace('{days}', String(days));
+    }
+  }
+  return null;
+}
+
 /** Every field the phone can check and finds wrong: [field, message] in the form's order. */
 export function problems(form) {
   const found = [];
@@ -60,6 +78,8 @@ export function problems(form) {
     if (field.dataset.lo !== undefined) message = numberProblem(field, form);
     else if (field.type === 'date' && field.max && field.dataset.future && field.value > field.max) {
       message = field.dataset.future;
+    } else if (field.type === 'date' && field.dataset.limits) {
+      message = caseDateProblem(field.value, field.dataset.limits);
     } else if (field.dataset.idShape) {
       const problem = idProblem(field.value);
       message = problem && (problem === 'shape' ? field.dataset.idShape : field.dataset.idCheck);

@@ -13,7 +13,7 @@ from litestar.datastructures import State
 from sqlmodel import Session
 
 from backend.accounts.services import Actor
-from backend.cases import forms, queries, services
+from backend.cases import forms, offline_checks, queries, services
 from backend.cases.models import Pregnancy
 from backend.cases.pages.shared import (
     FIELD_ROLES,
@@ -146,6 +146,7 @@ def _form_context(
         "villages": [a for a in _all_villages(db) if a.code != pregnancy.village_code],
         "milestones_due": _milestones_due(open_items),
         "form_name": name,
+        "case_dates": offline_checks.case_dates(name, records, actor.locale),
     }
 
 
