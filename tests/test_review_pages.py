@@ -156,7 +156,9 @@ def test_the_xlsx_holds_the_same_numbers_as_the_page(client: TestClient, october
     for row in indicators.iter_rows(min_row=3, values_only=True):
         cells = table_row(page, "t-indicators", str(row[0]))
         pairs = [(int(a), int(b)) for a, b in re.findall(r'data-num="(\d+)" data-den="(\d+)"', cells)]
-        assert pairs == [(row[i], row[i + 1]) for i in range(2, len(row), 3)]
+        assert pairs == [(row[i], row[i + 1]) for i in range(2, len(row), 4)]
+        starred = ["small-n" in td for td in re.findall(r'<td class="rate"[^>]*>(.*?)</td>', cells, re.S)]
+        assert starred == [bool(row[i + 3]) for i in range(2, len(row), 4)]  # flagged as the page stars
     live_births_col = [c.value for c in events[2]].index("活产数")
     for row in events.iter_rows(min_row=3, values_only=True):
         m = re.search(r'data-m="live_births">(\d+)<', table_row(page, "t-events", str(row[0])))

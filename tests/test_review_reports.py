@@ -200,3 +200,56 @@ def test_a_woman_who_moved_to_another_township_still_counts_where_she_delivered_
     assert a.coverage.due >= 1  # her items due before 15 Oct (the baby's first visit) stay with A
     u = township_report(db, "990101101000", OCTOBER, TODAY)
     assert (u.total.events.live_births, u.total.events.transfers_in) == (0, 1)
+
+
+def test_the_csv_and_xlsx_flag_each_rate_over_fewer_than_20_births(db: Session, cast: Cast) -> None:
+    """DOMAIN.md §6: flag rates with a denominator under 20 (the page marks them *); a rate over none is
+    no rate and carries no flag."""
+    import csv
+    import io
+    from dataclasses import replace
+
+    from openpyxl import load_workbook
+
+    from backend.review.exports import report_csv, report_xlsx
+    from backend.review.indicators import Rate
+
+    make_october(db, cast)
+    report = township_report(db, TOWNSHIP_T, OCTOBER, TODAY)
+    indicators = replace(report.total.indicators, early_booking=Rate(15, 20), antenatal_management=Rate(0, 0))
+    report = replace(report, total=replace(report.total, indicators=indicators))
+    expected = {  # of the total: 20 births, none, 4 births (the fixture's), …
+        "早孕建册率": "",
+        "产前健康管理率": "",
+        "产后访视率": "分母不足20，仅供参考",
+    }
+
+    def indicator_rows(rows: list[list[str]]) -> tuple[list[str], list[list[str]]]:
+        start = rows.index(["工作指标"])
+        end = rows.index([], start)
+        return rows[start + 1], rows[start + 2 : end]
+
+    header, body = indicator_rows(list(csv.reader(io.StringIO(report_csv(report).decode("utf-8-sig")))))
+    total = body[-1]
+    assert total[1].startswith("合计")
+    for name, flag in expected.items():
+        assert total[header.index(f"{name} 分母不足20")] == flag, name
+    assert total[header.index("早孕建册率")] == "0.7500"  # the rate itself stays a number
+    for row in body:  # every row: flagged exactly when 0 < denominator < 20
+        for name in (h.removesuffix(" 分母") for h in header if h.endswith(" 分母")):
+            den = int(row[header.index(f"{name} 分母")])
+            flagged = row[header.index(f"{name} 分母不足20")] == "分母不足20，仅供参考"
+            assert flagged == (0 < den < 20), (row[1], name)
+
+    english = list(csv.reader(io.StringIO(report_csv(report, "en").decode("utf-8-sig"))))
+    header_en = english[english.index(["Indicators"]) + 1]
+    total_en = english[english.index([], english.index(["Indicators"])) - 1]
+    assert total_en[header_en.index("Early booking small denominator")] == ""  # over 20 births
+    flags_en = [total_en[i] for i, h in enumerate(header_en) if h.endswith(" small denominator")]
+    assert flags_en.count("denominator under 20") == len(flags_en) - 2
+
+    sheet = load_workbook(io.BytesIO(report_xlsx(report)))["工作指标"]
+    xlsx_header = [c.value for c in sheet[2]]
+    xlsx_total = [c.value for c in sheet[sheet.max_row]]
+    for name, flag in expected.items():
+        assert (xlsx_total[xlsx_header.index(f"{name} 分母不足20")] or "") == flag, name

@@ -54,6 +54,13 @@ def _rate(rate: Rate) -> Cell:
     return rate.value
 
 
+def _small(rate: Rate, locale: str) -> Cell:
+    """The flag the page shows as * beside a rate over fewer than 20 (DOMAIN.md §6); none without a rate."""
+    return (
+        _t("分母不足20，仅供参考", "denominator under 20", locale) if rate.small and rate.denominator else ""
+    )
+
+
 def sections(report: Report, locale: str = "zh") -> list[Section]:
     """The report's tables, rows first then the total, in the order the page shows them."""
     units: list[UnitReport] = [*report.rows, report.total]
@@ -110,8 +117,9 @@ def sections(report: Report, locale: str = "zh") -> list[Section]:
             f"{name} {_t('分子', 'numerator', locale)}",
             f"{name} {_t('分母', 'denominator', locale)}",
             name,
+            f"{name} {_t('分母不足20', 'small denominator', locale)}",
         ]
-        percent.add(len(ind_headers) - 1)
+        percent.add(len(ind_headers) - 2)
         del key
     out.append(
         Section(
@@ -121,7 +129,11 @@ def sections(report: Report, locale: str = "zh") -> list[Section]:
             [
                 [
                     *head(u),
-                    *(v for _, r in u.indicators.items() for v in (r.numerator, r.denominator, _rate(r))),
+                    *(
+                        v
+                        for _, r in u.indicators.items()
+                        for v in (r.numerator, r.denominator, _rate(r), _small(r, locale))
+                    ),
                 ]
                 for u in units
             ],
