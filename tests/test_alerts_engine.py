@@ -18,7 +18,7 @@ from backend.accounts.models import User
 from backend.accounts.services import create_user
 from backend.alerts.digests import CADRE_DIGEST, ESCALATION_DIGEST, ESCALATION_URL, OVERDUE_URL
 from backend.alerts.models import Alert, PushSubscription
-from backend.alerts.services import MAX_ATTEMPTS, run_alerts
+from backend.alerts.services import LEASE, MAX_ATTEMPTS, plan_digests, run_alerts
 from backend.areas.models import Area
 from backend.db import make_engine
 from backend.push.sender import PushSender, topic_for
@@ -646,3 +646,48 @@ async def test_a_user_who_was_deactivated_gets_no_digest(
 
     assert township_t.cadre_a.id not in {a.user_id for a in alerts(db)}
     assert township_t.cadre_b.id in {a.user_id for a in alerts(db)}
+
+
+# -- one alert that fails ------------------------------------------------------------------------------------
+
+
+async def test_an_alert_that_cannot_be_sent_is_given_up_and_the_rest_of_the_batch_is_recorded(
+    engine: Engine,
+    db: Session,
+    township_t: Cast,
+    alert_settings: Settings,
+    sender: PushSender,
+    push_receiver: PushReceiver,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Building cadre A's payload raises (too long for a push message): her alert is given up with the
+    exception's type only (its message could quote personal data), and cadre B's, in the same batch, is sent
+    and recorded — not left `sending`, to be sent again after every lease."""
+    sub_a, sub_b = push_receiver.subscription(), push_receiver.subscription()
+    subscribe(db, township_t.cadre_a, sub_a)
+    subscribe(db, township_t.cadre_b, sub_b)
+    db.commit()
+    plan_digests(engine, alert_settings, at("08:00"))
+    bad = alert_of(db, township_t.cadre_a)
+    payload = json.loads(bad.payload)
+    payload["notification"]["body"] = WOMAN_NAME * 1000  # past MAX_PLAINTEXT_BYTES: to_json_bytes raises
+    bad.payload = json.dumps(payload, ensure_ascii=False)
+    db.add(bad)
+    db.commit()
+
+    with caplog.at_level(logging.WARNING):
+        report = await run_alerts(engine, alert_settings, sender, now=at("08:00"))
+
+    assert len(push_receiver.delivered(sub_b["endpoint"])) == 1
+    assert push_receiver.delivered(sub_a["endpoint"]) == []
+    assert (report.count("sent"), report.count("gave_up")) == (1, 1)
+    good, given_up = alert_of(db, township_t.cadre_b), alert_of(db, township_t.cadre_a)
+    assert (good.status, good.sent_at) == ("sent", at("08:00"))
+    assert (given_up.status, given_up.last_error) == ("gave_up", "ValueError")
+    assert not any(WOMAN_NAME in r.getMessage() or "bytes" in r.getMessage() for r in caplog.records)
+
+    # Past the lease, nothing is claimed or sent again.
+    again = await run_alerts(engine, alert_settings, sender, now=at("08:00") + LEASE * 2)
+    assert again.by_status == {}
+    assert len(push_receiver.delivered(sub_b["endpoint"])) == 1
+    assert len(push_receiver.attempts) == 1

@@ -306,8 +306,15 @@ async def deliver(
         subs = subs_by_user.get(alert.user_id, [])
         if not subs:
             return Outcome(alert.id, NO_SUBSCRIPTION)
-        note = notification_of(alert.payload)
-        results = tuple(await asyncio.gather(*(send(alert, note, sub) for sub in subs)))
+        try:
+            note = notification_of(alert.payload)
+            results = tuple(await asyncio.gather(*(send(alert, note, sub) for sub in subs)))
+        except Exception as exc:
+            # One alert that cannot be built or sent must not lose the outcomes of the whole batch (they would
+            # stay `sending` and be sent again every lease). Given up, not retried: the same payload fails the
+            # same way. The exception's type only: its message may quote the payload.
+            logger.warning("alert %s given up: %s while sending it", alert.id, type(exc).__name__)
+            return Outcome(alert.id, GAVE_UP, last_error=type(exc).__name__)
         return _outcome_of(alert, results, now)
 
     return list(await asyncio.gather(*(one(alert) for alert in claimed)))
