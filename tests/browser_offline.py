@@ -103,6 +103,26 @@ def make_visit(server: LiveServer, case: Case, phone: str = CADRE_A) -> uuid.UUI
         return data.id
 
 
+def make_birth(server: LiveServer, case: Case, born: date, phone: str = CADRE_A) -> None:
+    """A live birth recorded on the server (by someone else, or before the phone last refreshed)."""
+    with server_db(server) as db:
+        ctx = _context(db, server, phone)
+        data = forms.read_outcome(
+            {
+                "pregnancy_id": str(case.pregnancy_id),
+                "outcome_on": born.isoformat(),
+                "outcome_type": "live_birth",
+                "place": "hospital",
+                "mode": "vaginal",
+                "n_babies": "1",
+                "babies-0-sex": "2",
+                "babies-0-weight_g": "3200",
+            }
+        )
+        services.record_outcome(db, ctx, data)
+        db.commit()
+
+
 def count(server: LiveServer, model: Any, **where: Any) -> int:
     with server_db(server) as db:
         stmt = select(func.count()).select_from(model)

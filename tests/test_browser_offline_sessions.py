@@ -24,6 +24,7 @@ from tests.browser_offline import (
     CADRE_B,
     count,
     expect_pending,
+    make_birth,
     make_case,
     outbox,
     save_offline,
@@ -49,14 +50,17 @@ def visit_offline(
     save_offline(page)
 
 
-def test_a_visit_dated_before_registration_stays_with_the_message_and_goes_again_once_corrected(
+def test_a_visit_the_server_refuses_stays_with_the_message_and_goes_again_once_corrected(
     page: Page, context: BrowserContext, live_server: LiveServer
 ) -> None:
+    """The phone checks what its kept case allows; what it cannot know (here a birth the township recorded
+    after the phone last refreshed) the server refuses on sync."""
     case = make_case(live_server, "陈晓红", registered_days_ago=40)
     today = server_today(live_server)
     sign_in(page, CADRE_A)
     wait_until_kept_offline(page)
-    visit_offline(page, context, case.pregnancy_id, on=(today - timedelta(days=45)).isoformat())
+    make_birth(live_server, case, today - timedelta(days=3))
+    visit_offline(page, context, case.pregnancy_id, on=today.isoformat())
     refused = outbox(page)[0]
 
     context.set_offline(False)
@@ -67,7 +71,7 @@ def test_a_visit_dated_before_registration_stays_with_the_message_and_goes_again
     page.goto("/pending")
     card = page.locator(f'#pending-entries li[data-op="{refused["op_id"]}"]')
     expect(card).to_contain_text("被退回")
-    expect(card.locator(".error")).to_contain_text("访视日期不能早于登记日期")
+    expect(card.locator(".error")).to_contain_text("产前访视日期不能晚于妊娠结局日期")
     # the field as the form names it, not by its code
     expect(card.locator(".error b")).to_have_text("访视日期：")
     card.locator("summary").click()
@@ -76,8 +80,8 @@ def test_a_visit_dated_before_registration_stays_with_the_message_and_goes_again
     screenshot(page, "offline-pending-rejected")
 
     card.locator("a", has_text="查看或修改").click()
-    expect(page.locator(".field.invalid .error")).to_contain_text("访视日期不能早于登记日期")
-    page.fill("#f-visited_on", today.isoformat())
+    expect(page.locator(".field.invalid .error")).to_contain_text("产前访视日期不能晚于妊娠结局日期")
+    page.fill("#f-visited_on", (today - timedelta(days=4)).isoformat())
     submit(page)
     expect(page).to_have_url(f"{live_server.url}/pending")
     expect(state).to_have_attribute("data-rejected", "0", timeout=30_000)
@@ -85,7 +89,7 @@ def test_a_visit_dated_before_registration_stays_with_the_message_and_goes_again
     assert count(live_server, PrenatalVisit, id=refused["data"]["id"]) == 1
     with server_db(live_server) as db:
         visit = db.get(PrenatalVisit, uuid.UUID(refused["data"]["id"]))
-        assert visit is not None and visit.visited_on == today
+        assert visit is not None and visit.visited_on == today - timedelta(days=4)
         ops = {str(op.op_id): op.status for op in db.exec(select(SyncOperation)).all()}
     assert ops[refused["op_id"]] == "replaced"  # the server keeps the refusal, answered by the fix
     assert sorted(ops.values()) == ["applied", "replaced"]
@@ -216,7 +220,8 @@ def test_a_sent_back_entry_can_be_discarded_and_the_server_is_told(
     today = server_today(live_server)
     sign_in(page, CADRE_A)
     wait_until_kept_offline(page)
-    visit_offline(page, context, case.pregnancy_id, on=(today - timedelta(days=45)).isoformat())
+    make_birth(live_server, case, today - timedelta(days=3))  # recorded by the township; the phone is offline
+    visit_offline(page, context, case.pregnancy_id, on=today.isoformat())
     refused = outbox(page)[0]
     context.set_offline(False)
     expect(page.locator("#sync-state")).to_have_attribute("data-rejected", "1", timeout=30_000)
