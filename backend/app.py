@@ -23,6 +23,7 @@ from backend.alerts import job as alerts_job
 from backend.cases import pages as case_pages
 from backend.cases.services import Forbidden, NotFound
 from backend.db import make_engine
+from backend.lib.faults import fault
 from backend.lib.fieldcrypt import FieldCipher
 from backend.lib.i18n import Text, ValidationFailed
 from backend.review import pages as review_pages
@@ -127,7 +128,8 @@ def _on_error(request: Request[Any, Any, State], exc: Exception) -> Response[Any
         return _error_page(request, 400, BAD_REQUEST)
     if isinstance(exc, HTTPException):
         return _error_page(request, exc.status_code, Text(str(exc.detail), str(exc.detail)))
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    # the type and our frames, never the message: a database error quotes the values a user typed
+    log.error("unhandled error on %s %s: %s", request.method, request.url.path, fault(exc))
     return _error_page(request, 500, SERVER_ERROR, TRY_AGAIN)
 
 

@@ -20,13 +20,16 @@ def make_engine(settings: Settings) -> Engine:
             connect_args={"check_same_thread": False, "timeout": 15},
             pool_size=8,
             max_overflow=8,
+            hide_parameters=True,  # an error's message never quotes a name or phone (DOMAIN.md §7)
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling is taken over: a plain BEGIN, or BEGIN IMMEDIATE for a unit of
         # work that asked to write from the start (`begin_writing`).
         event.listen(engine, "begin", _begin)
         return engine
-    return create_engine(settings.sqlalchemy_url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_engine(
+        settings.sqlalchemy_url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True
+    )
 
 
 WRITE_FROM_THE_START = "suifang_write_from_the_start"

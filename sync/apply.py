@@ -4,13 +4,11 @@ rejected with field errors, retry)."""
 
 import json
 import logging
-import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,6 +35,7 @@ from backend.cases.prefetch import prefetched, rows_by, stored
 from backend.cases.schedule_store import deferred_refresh, prefetch_case_rows
 from backend.cases.services import Forbidden, NotFound, WriteContext, Written
 from backend.db import begin_writing
+from backend.lib.faults import fault
 from backend.lib.fieldcrypt import FieldCipher
 from backend.lib.i18n import FieldError, Text, ValidationFailed
 from backend.lib.idcard import normalise_id
@@ -91,17 +90,6 @@ class BatchContext:
         except OverflowError:  # a clock in year 1 or 9999: nothing to correct with
             corrected = recorded_at
         return min(corrected, self.received_at)
-
-
-def fault(exc: BaseException) -> str:
-    """An exception for the log without its message, which may quote the operation's values (a database error
-    lists its parameters: names, phone numbers): the type and where each frame of our code was."""
-    frames = [
-        f"{Path(f.filename).name}:{f.lineno}"
-        for f in traceback.extract_tb(exc.__traceback__)
-        if "site-packages" not in f.filename
-    ]
-    return f"{type(exc).__name__} at {' < '.join(reversed(frames[-6:]))}"
 
 
 class Rejected(Exception):

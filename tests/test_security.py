@@ -3,11 +3,13 @@ lockout after five wrong passwords, password rules, sessions that end on the ser
 typed anywhere coming back escaped, and no personal data in any URL."""
 
 import html
+import logging
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from backend.accounts import services as accounts
@@ -15,7 +17,13 @@ from backend.accounts.models import AuditEntry, LoginSession, User
 from backend.cases.models import PrenatalVisit, Woman
 from backend.lib.clock import local_today
 from backend.lib.i18n import ValidationFailed
-from tests.case_factories import infants_of, make_outcome, make_registration, woman_id_number
+from tests.case_factories import (
+    infants_of,
+    make_outcome,
+    make_registration,
+    registration_form,
+    woman_id_number,
+)
 from tests.conftest import PASSWORD, VILLAGE_A, Cast
 from tests.page_client import *  # noqa: F403  (the `pages` fixture)
 from tests.page_client import Pages, SignedIn
@@ -380,3 +388,36 @@ def test_signed_in_pages_are_never_cached_by_the_browser(cast: Cast, pages: Page
     a: SignedIn = pages.client(cast.cadre_a)
     for path in ("/", "/women", "/settings"):
         assert a.get(path).headers.get("cache-control") == "no-store"
+
+
+BOOM = {
+    "sqlite": [
+        "CREATE TRIGGER boom BEFORE INSERT ON woman BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END",
+    ],
+    "postgres": [
+        "CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'disk I/O error'; END $$"
+        " LANGUAGE plpgsql",
+        "CREATE TRIGGER boom BEFORE INSERT ON woman FOR EACH ROW EXECUTE FUNCTION boom()",
+    ],
+}
+
+
+def test_a_database_fault_is_logged_without_what_the_user_typed(
+    db: Session, db_kind: str, cast: Cast, pages: Pages, caplog: pytest.LogCaptureFixture
+) -> None:
+    """DOMAIN §7: no name, ID number or phone in logs, even when the database refuses a write (its error
+    quotes the statement's parameters) and the page answers 500."""
+    for statement in BOOM[db_kind]:
+        db.exec(text(statement))  # type: ignore[call-overload]
+    db.commit()
+    today = local_today("Asia/Shanghai")
+    form = registration_form(
+        VILLAGE_A, today, name="陈晓红", phone="13912345678", id_number=woman_id_number(), address="3组12号"
+    )
+    with caplog.at_level(logging.DEBUG):
+        answer = pages.client(cast.cadre_a).post("/register", form)
+    assert answer.status_code == 500
+    logged = caplog.text
+    assert "unhandled error on POST /register" in logged  # the fault is told …
+    for typed in ("陈晓红", "13912345678", woman_id_number(), "3组12号"):
+        assert typed not in logged  # … never what was typed
