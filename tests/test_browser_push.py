@@ -455,3 +455,32 @@ def test_the_subscription_is_sent_again_when_the_app_opens(
         fresh.wait_for_timeout(50)
 
     assert len(saved_subscriptions(live_server)) == 1
+
+
+def test_the_push_handler_shows_its_notification_inside_wait_until(
+    page: Page, context: BrowserContext
+) -> None:
+    """A browser may stop the worker as soon as the push handler returns: showNotification must be inside
+    event.waitUntil, or the notification can be lost (and Chrome shows its own "updated in the background").
+    A synthetic PushEvent cannot waitUntil(), so its waitUntil is replaced by one that keeps the promise."""
+    sign_in(page, CADRE_A)
+    page.goto("/settings")
+    service_worker_ready(page)
+    [worker] = [w for w in context.service_workers if w.url.endswith("/sw.js")][-1:]
+    payload = {"title": "随访提醒", "body": "逾期 4 项。", "url": "/#overdue", "tag": "overdue-digest"}
+
+    kept = worker.evaluate(
+        """async (data) => {
+          const event = new PushEvent('push', { data });
+          const promises = [];
+          Object.defineProperty(event, 'waitUntil', { value: (promise) => { promises.push(promise); } });
+          self.dispatchEvent(event);
+          const kept = promises.length;  // counted before anything else is awaited
+          await Promise.all(promises);
+          const shown = await self.registration.getNotifications({ tag: 'overdue-digest' });
+          return { kept, bodies: shown.map((n) => n.body) };
+        }""",
+        json.dumps(payload, ensure_ascii=False),
+    )
+
+    assert kept == {"kept": 1, "bodies": ["逾期 4 项。"]}
