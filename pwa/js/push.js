@@ -9,6 +9,14 @@ const EN = document.documentElement.lang === 'en';
 const t = (zh, en) => (EN ? en : zh);
 const SYNCED_KEY = 'suifang-push-synced';
 
+/** Who this browser's subscription was last sent to the server for: on a shared phone the next cadre to sign
+    in takes the subscription over at once (the server keeps one owner per endpoint), not only when she opens
+    the settings page. */
+function syncedMark(endpoint) {
+  const user = document.querySelector('meta[name="user"]');
+  return `${user ? user.content : ''} ${endpoint}`;
+}
+
 function csrfToken() {
   const meta = document.querySelector('meta[name="csrf-token"]');
   return meta ? meta.content : '';
@@ -86,7 +94,7 @@ async function subscribeWith(registration, publicKey) {
 async function save(subscription) {
   const answer = await api('POST', '/api/push/subscriptions', subscription.toJSON());
   if (!answer.ok) throw new Error((answer.data && answer.data.title) || `HTTP ${answer.status}`);
-  sessionStorage.setItem(SYNCED_KEY, subscription.endpoint);
+  sessionStorage.setItem(SYNCED_KEY, syncedMark(subscription.endpoint));
   return answer.data;
 }
 
@@ -98,7 +106,7 @@ export async function resync({ force = false } = {}) {
   if (!registration) return null;
   let subscription = await registration.pushManager.getSubscription();
   if (!subscription) return null; // turned off here: never subscribe again without a tap
-  if (!force && sessionStorage.getItem(SYNCED_KEY) === subscription.endpoint) return { subscribed: true };
+  if (!force && sessionStorage.getItem(SYNCED_KEY) === syncedMark(subscription.endpoint)) return { subscribed: true };
   const publicKey = await serverKey();
   if (!madeWithKey(subscription, publicKey)) subscription = await subscribeWith(registration, publicKey);
   return save(subscription);
