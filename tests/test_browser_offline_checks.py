@@ -205,6 +205,7 @@ def test_the_dates_a_case_sets_are_checked_offline_in_the_servers_words(
         f"访视日期不能早于登记日期（{registered.year}年{registered.month}月{registered.day}日）"
     )
     assert outbox(page) == []
+    screenshot(page, "offline-visit-before-registration")
     page.fill("#f-visited_on", today.isoformat())
     save_offline(page)
     assert len(outbox(page)) == 1
