@@ -38,21 +38,28 @@ STUB = """
 (() => {
   // Pitfall 12: a real subscribe() hangs or fails in headless Chromium. Resolve to the local push service's
   // subscription instead, remembered across pages like a real one.
+  // KEY holds the server key it was made with; OLD, when a test sets it, a subscription made before
+  // (with the key in KEY), which subscribe() replaces with SUB as a browser's new subscription would.
   const SUB = %s;
   const KEY = 'test-push-stub';
+  const OLD = 'test-push-stub-old';
   const bytes = (b64) => Uint8Array.from(atob(b64.replace(/-/g, '+').replace(/_/g, '/')
     .padEnd(Math.ceil(b64.length / 4) * 4, '=')), (c) => c.charCodeAt(0));
   const b64 = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf)))
     .replace(/\\+/g, '-').replace(/\\//g, '_').replace(/=+$/, '');
-  const make = (serverKey) => ({
-    endpoint: SUB.endpoint,
-    expirationTime: null,
-    options: { userVisibleOnly: true, applicationServerKey: bytes(serverKey).buffer },
-    getKey: (name) => bytes(SUB.keys[name]).buffer,
-    toJSON: () => ({ endpoint: SUB.endpoint, expirationTime: null, keys: SUB.keys }),
-    unsubscribe: async () => { localStorage.removeItem(KEY); return true; },
-  });
+  const make = (serverKey) => {
+    const sub = JSON.parse(localStorage.getItem(OLD) || 'null') || SUB;
+    return {
+      endpoint: sub.endpoint,
+      expirationTime: null,
+      options: { userVisibleOnly: true, applicationServerKey: bytes(serverKey).buffer },
+      getKey: (name) => bytes(sub.keys[name]).buffer,
+      toJSON: () => ({ endpoint: sub.endpoint, expirationTime: null, keys: sub.keys }),
+      unsubscribe: async () => { localStorage.removeItem(KEY); localStorage.removeItem(OLD); return true; },
+    };
+  };
   PushManager.prototype.subscribe = async function (options) {
+    localStorage.removeItem(OLD);
     localStorage.setItem(KEY, b64(options.applicationServerKey));
     return make(localStorage.getItem(KEY));
   };
@@ -484,3 +491,41 @@ def test_the_push_handler_shows_its_notification_inside_wait_until(
     )
 
     assert kept == {"kept": 1, "bodies": ["逾期 4 项。"]}
+
+
+def test_a_subscription_made_with_an_older_server_key_is_made_again_with_the_new_one(
+    page: Page,
+    live_server: LiveServer,
+    push_receiver: PushReceiver,
+    subscription: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    """After the server's VAPID key changed, pushes signed with the new key to a subscription made with the
+    old one are refused (403): opening the app subscribes again with the server's key and saves that."""
+    (tmp_path / "old-key").mkdir()
+    old_key = load_or_create_keys(tmp_path / "old-key").public_key_b64url
+    server_key = load_or_create_keys(live_server.settings.data_dir).public_key_b64url
+    assert old_key != server_key
+    old = push_receiver.subscription(application_server_key=old_key)
+    sign_in(page, CADRE_A)
+    service_worker_ready(page)
+    assert saved_subscriptions(live_server) == []
+    page.evaluate(
+        """([key, old]) => {
+          localStorage.setItem('test-push-stub', key);
+          localStorage.setItem('test-push-stub-old', JSON.stringify(old));
+        }""",
+        [old_key, old],
+    )
+
+    page.goto("/")  # a page load sends the subscription again (not only the settings page)
+    for _ in range(100):
+        if saved_subscriptions(live_server):
+            break
+        page.wait_for_timeout(50)
+
+    assert [row.endpoint for row in saved_subscriptions(live_server)] == [subscription["endpoint"]]
+    stub = page.evaluate(
+        "[localStorage.getItem('test-push-stub'), localStorage.getItem('test-push-stub-old')]"
+    )
+    assert stub == [server_key, None]
