@@ -4,8 +4,9 @@
    file by backend/pwa_files.py.
 
    Pages are kept per user (cache "suifang-pages-<user id>"), and the user is read from each page's
-   <meta name="user">: a phone shared by two cadres never shows one the other's pages. Signing in or out
-   forgets who the user is; the first page of another user deletes the previous user's pages. */
+   <meta name="user">: a phone shared by two cadres never shows one the other's pages. Signing in forgets who
+   the user is; signing out also deletes her pages once the server has signed her out (not before: offline
+   she stays signed in, with her pages). The first page of another user deletes the previous user's pages. */
 'use strict';
 
 importScripts('/js/outbox.js', '/js/sync.js');
@@ -43,10 +44,13 @@ self.addEventListener('fetch', (event) => {
   const { request } = event;
   const url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
-  if (request.method === 'POST' && request.mode === 'navigate'
-      && (url.pathname === '/login' || url.pathname === '/logout')) {
-    // Whoever signs in next must not be shown these pages; signing out also deletes them.
-    event.respondWith(forgetUser(url.pathname === '/logout').then(() => fetch(request)));
+  if (request.method === 'POST' && request.mode === 'navigate' && url.pathname === '/login') {
+    // Whoever signs in next must not be shown these pages.
+    event.respondWith(forgetUser(false).then(() => fetch(request)));
+    return;
+  }
+  if (request.method === 'POST' && request.mode === 'navigate' && url.pathname === '/logout') {
+    event.respondWith(signOut(request));
     return;
   }
   if (request.method !== 'GET') return;
@@ -107,6 +111,23 @@ async function noteUser(user) {
   for (const name of await caches.keys()) {
     if (name.startsWith(PAGES) && name !== PAGES + user) await caches.delete(name);
   }
+}
+
+/** Signing out deletes the user's pages, but only once the server has ended her session: without a
+    connection she is still signed in there, so she keeps her pages and goes back to the settings page, which
+    says why (the page itself refuses first when the phone knows it is offline). */
+async function signOut(request) {
+  let response;
+  try {
+    response = await fetch(request);
+  } catch (err) {
+    return Response.redirect('/settings?signout=offline', 303);
+  }
+  // A navigation's redirect (303 to /login) comes back opaque: it is the server's "signed out".
+  if (response.ok || response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
+    await forgetUser(true);
+  }
+  return response;
 }
 
 async function forgetUser(deletePages) {

@@ -1,8 +1,8 @@
 // When the phone syncs (sync/PROTOCOL.md): at start, on reconnect (online), on returning to the app, on a
 // timer while entries wait, and again soon after a failure (2 s, 4 s … 1 min); Background Sync in the service
 // worker covers a closed app where the browser has it. Also keeps the user's offline pages up to date and
-// warns before signing out with entries left.
-import { t } from './labels.js';
+// warns before signing out with entries left (and refuses to sign out with no signal).
+import { el, t } from './labels.js';
 
 const { outbox, sync } = globalThis.suifang;
 const REFRESH_EVERY_MS = 10 * 60 * 1000;
@@ -53,14 +53,35 @@ export function startSync(user) {
   return run;
 }
 
-/** Signing out with entries not yet synced: try once, then ask; the entries stay on the phone either way. */
+/** Signing out needs the server: without a connection the phone says so and keeps everything (the service
+    worker sends back here with ?signout=offline when the phone thought it was online but nothing got
+    through). */
+function refuseSignOutOffline(form) {
+  let note = document.getElementById('logout-offline');
+  if (!note) {
+    note = el('p', { class: 'error', id: 'logout-offline', role: 'alert' });
+    form.after(note);
+  }
+  note.textContent = t(
+    '没有网络，现在无法退出登录。请在有网络时再退出；本机的页面和记录都还在。',
+    'No connection: you cannot sign out now. Sign out when you are online; the pages and entries on this phone stay.');
+}
+
+/** Signing out with no signal is refused; with entries not yet synced: try once, then ask; the entries stay on
+    the phone either way. */
 export function guardSignOut(user, run) {
   const form = document.getElementById('logout-form');
   if (!form) return;
+  if (new URLSearchParams(location.search).get('signout') === 'offline') refuseSignOutOffline(form);
   form.addEventListener('submit', async (event) => {
     if (form.dataset.confirmed) return;
     event.preventDefault();
-    if (navigator.onLine !== false) await Promise.race([run('sign-out', true), new Promise((r) => { setTimeout(r, 5000); })]);
+    if (navigator.onLine === false) {
+      refuseSignOutOffline(form);
+      return;
+    }
+    document.getElementById('logout-offline')?.remove();
+    await Promise.race([run('sign-out', true), new Promise((r) => { setTimeout(r, 5000); })]);
     const { pending, rejected } = await sync.counts(user);
     const left = pending + rejected;
     if (left && !window.confirm(t(
