@@ -287,3 +287,25 @@ def test_a_birth_synced_before_the_kept_forms_were_refreshed_still_gives_its_bab
     page.goto(f"/p/{case.pregnancy_id}/postnatal")
     page.locator("html[data-ready=true]").wait_for(state="attached")
     expect(page.locator("#f-infant_id")).to_contain_text("男婴（3300 g）")
+
+
+def test_a_page_never_kept_on_the_phone_opens_the_apps_offline_page_not_the_browsers_error(
+    page: Page, context: BrowserContext
+) -> None:
+    """Offline, a page the phone never kept (here the registration edit of a woman it has never seen) shows
+    the app's offline page, with the way back to what is kept, never Chromium's "no internet" page; an unknown
+    case shows the app's case page saying it is not on this phone."""
+    sign_in(page, CADRE_A)
+    wait_until_kept_offline(page)
+    context.set_offline(True)
+
+    page.goto(f"/edit/woman/{uuid.uuid4()}")
+    expect(page.locator("h1").first).to_have_text("没有网络")
+    expect(page.locator("main a[href='/pending']")).to_be_visible()
+    assert page.title().startswith("没有网络")
+
+    page.goto(f"/women/{uuid.uuid4()}")
+    expect(page.locator("#pending-case")).to_contain_text("本机上没有这个个案")
+
+    page.click("main a[href='/women']")  # and the way back works offline
+    expect(page.locator("h1").first).to_contain_text("孕产妇")
