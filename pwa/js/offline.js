@@ -4,6 +4,7 @@
 // entry from the pending list (#entry=<op_id>).
 import { FLASH, t, keptAt, serviceToday } from './labels.js';
 import { problems } from './checks.js';
+import { caseOnPhone } from './pending-view.js';
 
 const { outbox, sync } = globalThis.suifang;
 const PLACEHOLDER = '00000000-0000-0000-0000-000000000000';
@@ -138,6 +139,7 @@ async function saveEdit(old, form, data) {
 }
 
 async function save(form, user) {
+  if (form.dataset.unavailable) return;
   form.querySelectorAll('.js-error').forEach((p) => p.remove());
   const data = formData(form);
   if (form.dataset.entry) {
@@ -243,11 +245,31 @@ async function openEntry(form, user, opId) {
   form.before(note);
 }
 
+/** A form drawn from the shell for a case the phone does not hold (not kept, not registered here): nothing
+    typed here could name her, so there is no Save, only why. */
+function unavailable(form) {
+  form.dataset.unavailable = '1';
+  for (const field of form.elements) field.disabled = true;
+  form.querySelectorAll('button[type="submit"]').forEach((button) => button.remove());
+  const note = document.createElement('p');
+  note.className = 'alert';
+  note.id = 'case-not-on-phone';
+  note.setAttribute('role', 'status');
+  note.textContent = t(
+    '这个个案不在本机上，没有网络时无法记录。请在有网络时打开这个个案，本机会保存它以便离线使用。',
+    'This case is not on this phone, so nothing can be recorded without a connection. Open the case when you are online; the phone then keeps it for offline use.');
+  form.before(note);
+}
+
 async function prepare(form, user) {
   const placeholder = input(form, 'pregnancy_id');
   if (placeholder && placeholder.value === PLACEHOLDER) {
     // The form of a pregnancy registered offline (a shell): make it this pregnancy's form.
     const [, , pregnancyId] = location.pathname.split('/');
+    if (!(await caseOnPhone(user, pregnancyId))) {
+      unavailable(form);
+      return;
+    }
     placeholder.value = pregnancyId;
     form.action = location.pathname;
   }

@@ -226,25 +226,40 @@ async function renderPendingCase(entries, womanId) {
       el('ul', { class: 'items' }, ...mine.map((e) => entryItem(e)))));
 }
 
+/** The entry on this phone that tells who a pregnancy is: her registration made here, else the latest entry
+    about a case the server knows (an outcome waiting, say). None: the case is not on this phone. */
+export function entryOfCase(entries, pregnancyId) {
+  return entries.filter((e) => e.kind === 'register' && e.data.id === pregnancyId).pop()
+    || entries.filter((e) => e.data.pregnancy_id === pregnancyId && e.subject && e.subject.woman_id).pop()
+    || null;
+}
+
+/** Whether the phone knows this pregnancy from its own entries, waiting or synced: a form drawn from the
+    shell (no kept copy of the case's own form) is only for such a case. */
+export async function caseOnPhone(user, pregnancyId) {
+  const waiting = (await outbox.forUser(user)).filter((e) => !e.internal);
+  const synced = (await outbox.getMeta(`synced:${user}`)) || [];
+  return entryOfCase([...waiting, ...synced], pregnancyId) !== null;
+}
+
 /** The case strip of a form drawn for a pregnancy the server does not know yet. */
 function fillStrip(entries) {
   const strip = document.querySelector(`.case-strip a[href="/women/${PLACEHOLDER}"]`)?.closest('.case-strip');
   if (!strip) return;
   const [, , pregnancyId] = location.pathname.split('/');
-  const registration = entries.filter((e) => e.kind === 'register' && e.data.id === pregnancyId).pop();
-  if (registration) {
-    const d = registration.data;
+  const entry = entryOfCase(entries, pregnancyId);
+  if (entry?.kind === 'register') {
+    const d = entry.data;
     const edd = d.edd || (d.lmp ? addDays(d.lmp, 280) : '');
     strip.replaceChildren(el('a', { href: `/women/${d.woman_id}`, text: d.name || '' }),
-      `· ${t('预产期', 'EDD')} `, el('span', { class: 'date', text: formatDate(edd) }), ' ', tag(registration));
+      `· ${t('预产期', 'EDD')} `, el('span', { class: 'date', text: formatDate(edd) }), ' ', tag(entry));
     return;
   }
   // A case the server knows, whose outcome waits on the phone: name it from that entry.
-  const known = entries.filter((e) => e.data.pregnancy_id === pregnancyId && e.subject && e.subject.woman_id).pop();
-  strip.replaceChildren(known
-    ? el('a', { href: `/women/${known.subject.woman_id}`, text: known.subject.name || '' })
+  strip.replaceChildren(entry
+    ? el('a', { href: `/women/${entry.subject.woman_id}`, text: entry.subject.name || '' })
     : t('本机上没有这个个案的资料', 'This case is not on this phone'));
-  if (known) strip.append('· ', entrySummary(known), ' ', tag(known));
+  if (entry) strip.append('· ', entrySummary(entry), ' ', tag(entry));
 }
 
 export async function showPending(user) {
