@@ -309,3 +309,72 @@ def test_a_page_never_kept_on_the_phone_opens_the_apps_offline_page_not_the_brow
 
     page.click("main a[href='/women']")  # and the way back works offline
     expect(page.locator("h1").first).to_contain_text("孕产妇")
+
+
+NO_BACKGROUND_SYNC = "delete ServiceWorkerRegistration.prototype.sync; delete window.SyncManager;"
+NO_ONLINE_EVENT = """
+(() => {
+  // Some phones never tell the page the signal came back: listeners for 'online' on window never run.
+  const add = EventTarget.prototype.addEventListener;
+  window.addEventListener = function (type, ...rest) {
+    return type === 'online' ? undefined : add.call(this, type, ...rest);
+  };
+})();
+"""
+
+
+def stand_timers_still(context: BrowserContext, page: Page) -> None:
+    """From now on no timer of the page fires (its retry after a failed sync, its minute timer) until the test
+    moves the page's clock (installed with `context.clock.install()` before the page loaded)."""
+    context.clock.pause_at(page.evaluate("Date.now()") / 1000 + 1)
+
+
+def save_a_visit_offline_without_background_sync_or_online_event(
+    page: Page, context: BrowserContext, live_server: LiveServer
+) -> str:
+    """A visit saved with no signal on a phone without Background Sync, whose page hears no 'online' event
+    and whose timers stand still; the signal is back when this returns. The entry's id."""
+    context.add_init_script(NO_BACKGROUND_SYNC + NO_ONLINE_EVENT)
+    context.clock.install()
+    case = make_case(live_server, "陈晓红")
+    sign_in(page, CADRE_A)
+    wait_until_kept_offline(page)
+    assert page.evaluate("async () => (await navigator.serviceWorker.ready).sync === undefined")
+    context.set_offline(True)
+    page.goto(f"/p/{case.pregnancy_id}/visit")
+    save_offline(page)
+    [entry] = outbox(page)
+    expect_pending(page, 1)
+    stand_timers_still(context, page)
+    context.set_offline(False)
+    return str(entry["data"]["id"])
+
+
+def test_without_background_sync_or_the_online_event_the_page_drains_the_outbox_when_shown_again(
+    page: Page, context: BrowserContext, live_server: LiveServer
+) -> None:
+    """iOS has no Background Sync, and 'online' may never come: returning to the app (visibilitychange to
+    visible; headless pages are always visible, so the event is dispatched) sends what waits."""
+    visit_id = save_a_visit_offline_without_background_sync_or_online_event(page, context, live_server)
+
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+
+    expect_pending(page, 0, timeout=30_000)
+    assert outbox(page) == []
+    assert count(live_server, PrenatalVisit, id=visit_id) == 1
+
+
+def test_without_background_sync_or_the_online_event_the_page_drains_the_outbox_on_its_timer(
+    page: Page, context: BrowserContext, live_server: LiveServer
+) -> None:
+    """Nor any return to the app: the page's own timers send what waits — its retry after the sync that failed
+    offline (2 s, 4 s … 1 min) or its minute timer (TIMER_MS in autosync.js); a minute covers both, and either
+    alone passes this test (removing both fails it)."""
+    visit_id = save_a_visit_offline_without_background_sync_or_online_event(page, context, live_server)
+    assert count(live_server, PrenatalVisit, id=visit_id) == 0
+
+    context.clock.fast_forward("01:01")
+
+    expect_pending(page, 0, timeout=30_000)
+    assert outbox(page) == []
+    assert count(live_server, PrenatalVisit, id=visit_id) == 1
