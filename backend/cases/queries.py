@@ -337,6 +337,37 @@ class CaseView:
     records: CaseRecords | None
     items: list[DueItem]
     timeline: list[TimelineEntry] = field(default_factory=list)
+    earlier_babies: list[tuple[Pregnancy, Infant, date | None, list[DueItem]]] = field(default_factory=list)
+    """Babies of her earlier pregnancies still followed (items open after her next one was registered)."""
+
+
+def _earlier_babies(
+    db: Session, earlier: list[Pregnancy]
+) -> list[tuple[Pregnancy, Infant, date | None, list[DueItem]]]:
+    """The live babies of these pregnancies that still have open items, each with its birth date (the
+    outcome's, corrections applied) and all its items."""
+    followed = [p for p in earlier if p.close_reason == "completed"]
+    if not followed:
+        return []
+    by_id = {p.id: p for p in followed}
+    items = db.exec(
+        select(DueItem)
+        .where(col(DueItem.pregnancy_id).in_(list(by_id)), col(DueItem.infant_id).is_not(None))
+        .order_by(col(DueItem.window_start), col(DueItem.kind))
+    ).all()
+    open_babies = {i.infant_id for i in items if i.is_open}
+    if not open_babies:
+        return []
+    infants = db.exec(select(Infant).where(col(Infant.id).in_(list(open_babies)))).all()
+    born = {}
+    for pid in {baby.pregnancy_id for baby in infants}:
+        outcome = CaseRecords(db, by_id[pid]).outcome
+        born[pid] = outcome.outcome_on if outcome is not None else None
+    return [
+        (by_id[pid], baby, born[pid], [i for i in items if i.infant_id == baby.id])
+        for baby in sorted(infants, key=lambda b: (by_id[b.pregnancy_id].registered_on, b.seq))
+        if (pid := baby.pregnancy_id)
+    ]
 
 
 def woman_in_scope(db: Session, scope: Scope, woman_id: uuid.UUID) -> Woman | None:
@@ -373,6 +404,7 @@ def case_view(
         else []
     )
     view = CaseView(woman, pregnancies, current, records, items)
+    view.earlier_babies = _earlier_babies(db, [p for p in pregnancies if p is not current])
     if with_timeline and current is not None and records is not None:
         view.timeline = timeline(db, woman, current, records)
     return view

@@ -132,9 +132,17 @@ def _existing(
     return row
 
 
-def _writable(pregnancy: Pregnancy) -> None:
-    if pregnancy.status != "open":
-        raise _fail("pregnancy_id", CASE_CLOSED)
+BABIES_STILL_FOLLOWED = frozenset({"died", "completed"})
+"""How a case may end while its babies are still followed (DOMAIN §4.3): the mother died, or her next
+pregnancy was registered. Their items run on, so a write about a baby alone still goes in."""
+
+
+def _writable(pregnancy: Pregnancy, *, baby_only: bool = False) -> None:
+    if pregnancy.status == "open":
+        return
+    if baby_only and pregnancy.close_reason in BABIES_STILL_FOLLOWED:
+        return
+    raise _fail("pregnancy_id", CASE_CLOSED)
 
 
 def _village(db: Session, actor: Actor, code: str, field: str = "village_code") -> Area:

@@ -133,7 +133,7 @@ def record_postnatal_visit(db: Session, ctx: WriteContext, data: PostnatalInput)
     if (row := _existing(db, PostnatalVisit, data.id, ctx.actor)) is not None:
         return Written(row.id, row.pregnancy_id, duplicate=True)  # type: ignore[attr-defined]
     pregnancy = pregnancy_in_scope(db, ctx.actor, data.pregnancy_id)
-    _writable(pregnancy)
+    _writable(pregnancy, baby_only=data.infant_id is not None and not data.covers_mother)
     records = CaseRecords(db, pregnancy)
     if records.outcome is None:
         raise _fail("visited_on", NO_OUTCOME_YET)
@@ -164,7 +164,7 @@ def close_case(db: Session, ctx: WriteContext, data: ClosureInput) -> Written:
     if (row := _existing(db, Closure, data.id, ctx.actor)) is not None:
         return Written(row.id, row.pregnancy_id, duplicate=True)  # type: ignore[attr-defined]
     pregnancy = pregnancy_in_scope(db, ctx.actor, data.pregnancy_id)
-    _writable(pregnancy)
+    _writable(pregnancy, baby_only=data.infant_id is not None and data.kind == "died")
     records = CaseRecords(db, pregnancy)
     errors = rules.check_not_future("closed_on", data.closed_on, ctx.today)
     if data.closed_on < pregnancy.registered_on:
