@@ -20,7 +20,8 @@ from sqlmodel import Session, col, select
 from backend.accounts.services import Actor
 from backend.cases import labels, queries
 from backend.cases import pages as case_pages
-from backend.cases.models import CaseChange, Closure, Correction
+from backend.cases.models import CaseChange, Closure, Correction, DueItem, Pregnancy
+from backend.cases.services.common import BABIES_STILL_FOLLOWED
 from backend.web import app_state, render, require_role
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -225,7 +226,35 @@ def offline_pages(db: Session, actor: Actor, build: str, today: date) -> dict[st
         pages[f"/edit/pregnancy/{row.pregnancy.id}"] = form_version
         for target_type, record_id in recent.get(row.pregnancy.id, []):
             pages[f"/correct/{target_type}/{record_id}"] = form_version
+    for woman_id, pregnancy_id, seq in _babies_still_followed(db, actor):
+        pages.setdefault(f"/women/{woman_id}", f"{build}.{actor.locale}.{today.isoformat()}.{seq}")
+        for name in ("postnatal", "close"):
+            pages[f"/p/{pregnancy_id}/{name}"] = f"{build}.{actor.locale}.{seq}"
     return pages
+
+
+def _babies_still_followed(db: Session, actor: Actor) -> list[tuple[uuid.UUID, uuid.UUID, int]]:
+    """Closed cases in scope whose babies still have open items (the mother died, or her next pregnancy was
+    registered): woman, pregnancy and change-feed seq, so the baby's page and forms are kept offline too."""
+    stmt = (
+        select(Pregnancy.woman_id, Pregnancy.id)
+        .where(
+            actor.scope.clause(Pregnancy.village_code),
+            col(Pregnancy.status) == "closed",
+            col(Pregnancy.close_reason).in_(BABIES_STILL_FOLLOWED),
+            select(DueItem.id)
+            .where(
+                col(DueItem.pregnancy_id) == Pregnancy.id,
+                col(DueItem.infant_id).is_not(None),
+                col(DueItem.is_open),
+            )
+            .exists(),
+        )
+        .limit(MAX_OFFLINE_CASES)
+    )
+    found = list(db.exec(stmt))
+    seqs = _seq_by_pregnancy(db, actor, [pid for _, pid in found])
+    return [(woman_id, pid, seqs.get(pid, 0)) for woman_id, pid in found]
 
 
 def _correctable_records(

@@ -123,3 +123,19 @@ def test_the_case_page_shows_her_earlier_baby_still_followed(db: Session, cast: 
     assert "上次妊娠的婴儿" in page
     assert f"/p/{earlier.id}/postnatal?infant={baby.id}" in section
     assert 'data-item-kind="infant_3m"' in section and "3月龄访视" in section  # her schedule, still open
+
+
+def test_a_bereaved_babys_page_and_forms_are_kept_on_the_phone(db: Session, cast: Cast, pages: Pages) -> None:
+    pregnancy, baby = born_and_bereaved(db, cast, local_today("Asia/Shanghai"))
+    closed_for_good = make_registration(
+        db, cast.ctx(cast.cadre_a, db, local_today("Asia/Shanghai")), VILLAGE_A, name="李梅"
+    )
+    make_closure(db, cast.ctx(cast.cadre_a, db, local_today("Asia/Shanghai")), closed_for_good, "moved_out")
+    db.commit()
+    kept = set(pages.client(cast.cadre_a).get("/api/pwa/pages").json()["pages"])
+    assert {
+        f"/women/{pregnancy.woman_id}",
+        f"/p/{pregnancy.id}/postnatal",
+        f"/p/{pregnancy.id}/close",
+    } <= kept
+    assert f"/women/{closed_for_good.woman_id}" not in kept  # moved away: nothing left to do here
