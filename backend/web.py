@@ -145,7 +145,14 @@ def make_jinja() -> Environment:
         lstrip_blocks=True,
         auto_reload=False,
     )
-    env.globals.update(_=_translate, label=_label, fmt_date=_fmt_date, ga=_ga, checks=_checks)
+    env.globals.update(
+        _=_translate,
+        label=_label,
+        fmt_date=_fmt_date,
+        ga=_ga,
+        checks=_checks,
+        fetal_heart_flag=_fetal_heart_flag,
+    )
     from backend.lib.masking import mask_phone
 
     env.filters.update(
@@ -167,6 +174,13 @@ def _label(ctx: Any, category: str, key: str | None) -> str:
     from backend.cases.labels import label
 
     return label(category, key, ctx.get("locale", DEFAULT_LOCALE))
+
+
+def _fetal_heart_flag(bpm: float | None) -> bool:
+    """A fetal heart rate outside 110–160 bpm, shown marked (DOMAIN §3: accepted, but flagged)."""
+    from backend.cases.rules import fetal_heart_flag
+
+    return fetal_heart_flag(bpm)
 
 
 @pass_context
