@@ -1065,3 +1065,35 @@ def test_today_shows_the_latest_grade_as_corrected(
         ),
     )
     assert colour() == ("red", False)
+
+
+def test_with_the_lmp_unknown_an_edd_edit_must_keep_the_outcome_and_visits_within_their_limits(
+    db: Session, ctx_a: WriteContext
+) -> None:
+    """The LMP is then EDD − 280 days: a new EDD moves it, and with it the 0–315 days of the outcome and the
+    0–45 weeks of each visit. An EDD that breaks them is refused on the EDD, in the rules' words."""
+    edd = TODAY - 30 * DAY
+    p = make_registration(
+        db, ctx_a, VILLAGE_A, lmp="", edd=edd.isoformat(), registered_on=(TODAY - 250 * DAY).isoformat()
+    )
+    make_visit(db, ctx_a, p, visited_on=(TODAY - 40 * DAY).isoformat())
+    make_outcome(db, ctx_a, p, TODAY - 20 * DAY)
+    db.commit()
+    assert p.lmp is None
+
+    def edit(new_edd: date) -> list[tuple[str, str]]:
+        try:
+            services.edit_registration(
+                db, ctx_a, "pregnancy", p.id, {"edd": new_edd.isoformat()}, uuid.uuid4()
+            )
+        except ValidationFailed as exc:
+            db.rollback()
+            return [(e.field, e.text.zh) for e in exc.errors]
+        db.rollback()
+        return []
+
+    # 60 days earlier: the outcome falls 350 days after the LMP reckoned from it, the visit at 47+1 weeks
+    refused = edit(edd - 60 * DAY)
+    assert [field for field, _ in refused] == ["new-edd", "new-edd"]
+    assert "350 天" in refused[0][1] and refused[1][1] == "随访时孕周为 47+1 周，应在 0–45 周之间"
+    assert edit(edd - 5 * DAY) == []  # within the limits: accepted

@@ -285,6 +285,40 @@ def as_json_dict_plain(values: dict[str, object]) -> dict[str, object]:
     return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in values.items()}
 
 
+def _dated_by_the_lmp(db: Session, edited: Pregnancy, today: date) -> list[Text]:
+    """What the rules say of the outcome and the prenatal visits already recorded, once a pregnancy whose LMP
+    is unknown has a new EDD (its LMP is then EDD − 280 days): an outcome 0–315 days after it, visits at
+    0–45 weeks. Each message once, in the rules' words."""
+    records = CaseRecords(db, edited)
+    said: list[Text] = []
+    outcome = records.outcome
+    if outcome is not None:
+        found = check_outcome_of(
+            records,
+            outcome_on=outcome.outcome_on,
+            outcome_type=outcome.outcome_type,
+            discharge_on=outcome.discharge_on,
+            babies=[],
+            today=today,
+        )
+        said += [e.text for e in found if e.field == "outcome_on"]
+    for visit in records.visits:
+        found = rules.check_prenatal_visit(
+            visited_on=visit.visited_on,
+            registered_on=edited.registered_on,
+            outcome_on=outcome.outcome_on if outcome is not None else None,
+            lmp_or_none=_lmp(edited),
+            today=today,
+            bp_systolic=None,
+            bp_diastolic=None,
+            weight_kg=None,
+            fundal_height_cm=None,
+            fetal_heart_bpm=None,
+        )
+        said += [e.text for e in found if e.field == "visited_on"]
+    return list(dict.fromkeys(said))
+
+
 def edit_registration(
     db: Session,
     ctx: WriteContext,
@@ -329,6 +363,10 @@ def edit_registration(
             today=ctx.today,
         )
         _raise_if([FieldError(f"new-{e.field}", e.text) for e in errors])
+        if (
+            merged.lmp is None and "edd" in typed
+        ):  # the LMP is reckoned from the EDD, so are dates checked by it
+            _raise_if([FieldError("new-edd", text) for text in _dated_by_the_lmp(db, merged, ctx.today)])
     recorded_at = ctx.recorded_at or utcnow()
     # Every earlier edit counts, superseded or not: one superseded for another field may still hold the
     # latest value of this one. Ties on device time go to the larger edit id: arrival order never decides.
