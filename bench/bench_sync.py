@@ -210,6 +210,86 @@ def apply_rate(
     }
 
 
+def domain_floor(engine: Engine, size: int, runs: int = 7) -> dict[str, float]:
+    """The domain work of one batch alone, with no database at all: every op read by its form reader and
+    checked by the rules as its service checks it, and the due items of every pregnancy it touches planned by
+    the schedule engine (a visit moves the items after it). Any write path that keeps the online forms'
+    validation and refreshes due items with the write does at least this much per batch."""
+    from backend.cases import forms, rules
+    from backend.cases.schedule_store import CaseRecords
+    from backend.schedule import load_rules, plan_items
+
+    today = date.today()
+    with Session(engine) as db:
+        pregnancies = list(db.exec(select(Pregnancy).where(Pregnancy.status == "open")).all())
+        facts = {p.id: CaseRecords(db, p).facts() for p in pregnancies}
+    by_id = {p.id: p for p in pregnancies}
+    load = Load(random.Random(99), today)
+    load.pregnancies = [(str(p.id), str(p.woman_id), p.registered_on) for p in pregnancies]
+    ops = load.batch(size)
+    schedule_rules = load_rules()
+    new_case = next(iter(facts.values()))  # a registration plans a case of its own: about the same work
+
+    def one_batch() -> None:
+        touched: set[uuid.UUID] = set()
+        planned_new = 0
+        for op in ops:
+            kind, data = op["kind"], op["data"]
+            if kind == "visit":
+                visit = forms.read_prenatal_visit(data)
+                p = by_id.get(visit.pregnancy_id, pregnancies[0])  # one registered in this batch: alike
+                rules.check_prenatal_visit(
+                    visited_on=visit.visited_on,
+                    registered_on=p.registered_on,
+                    outcome_on=None,
+                    lmp_or_none=p.lmp or p.edd - timedelta(days=280),
+                    today=today,
+                    bp_systolic=visit.bp_systolic,
+                    bp_diastolic=visit.bp_diastolic,
+                    weight_kg=visit.weight_kg,
+                    fundal_height_cm=visit.fundal_height_cm,
+                    fetal_heart_bpm=visit.fetal_heart_bpm,
+                )
+                touched.add(visit.pregnancy_id)
+            elif kind == "risk":
+                grade = forms.read_risk(data)
+                rules.check_not_future("assessed_on", grade.assessed_on, today)
+                touched.add(grade.pregnancy_id)
+            elif kind == "register":
+                reg = forms.read_registration(data)
+                rules.check_woman(
+                    name=reg.name,
+                    id_number=None,
+                    birth_date=reg.birth_date,
+                    phone=reg.phone,
+                    village_code=reg.village_code,
+                    today=today,
+                )
+                rules.check_pregnancy(
+                    lmp=reg.lmp,
+                    edd=reg.edd,
+                    registered_on=reg.registered_on,
+                    gravidity=reg.gravidity,
+                    parity=reg.parity,
+                    today=today,
+                )
+                planned_new += 1
+            else:
+                forms.Reader(data).uuid("target_id")
+        for pid in touched:
+            plan_items(facts.get(pid, new_case), schedule_rules)
+        for _ in range(planned_new):
+            plan_items(new_case, schedule_rules)
+
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        one_batch()
+        times.append(time.perf_counter() - started)
+    median = statistics.median(times)
+    return {"median_s": median, "ops_s": size / median}
+
+
 def floor_rate(engine: Engine, n: int = 2000) -> dict[str, float]:
     """What this machine allows at best for an operation that, like every sync op, runs in its own savepoint,
     looks its record up by id (a miss) and inserts one row through the ORM — before any validation, due
@@ -420,11 +500,17 @@ def main() -> None:
             engine, prepare(engine), batches=args.batches, size=args.size, pregnancies=args.pregnancies
         )
         floor = floor_rate(engine)
+        domain = domain_floor(engine, args.size)
         engine.dispose()
     report_rate("SQLite", sqlite, args.size)
     print(
         f"  ceiling of this machine for any op in its own savepoint with one lookup and one ORM insert: "
         f"{floor['ops_s']:,.0f} ops/s"
+    )
+    print(
+        f"  the domain work alone, no database (form readers, rules, planning the touched pregnancies' "
+        f"items): {domain['median_s'] * 1000:.0f} ms per batch of {args.size}, "
+        f"i.e. at most {domain['ops_s']:,.0f} ops/s"
     )
     print(f"  bar ≥ 10,000 ops/s on SQLite: {'PASS' if sqlite['ops_s'] >= 10_000 else 'FAIL'}")
     if not args.no_pg:
