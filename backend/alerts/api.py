@@ -1,5 +1,6 @@
 """The push API of DESIGN.md §3: the VAPID public key, subscribe and unsubscribe (upsert by endpoint, owned by
-the signed-in user, CSRF-checked by the actor dependency), and a test notification a user sends herself."""
+the signed-in user, CSRF-checked by the actor dependency), and a test notification a user sends herself.
+Subscribing also answers with the user's latest alert that was given up, which the settings page shows."""
 
 import json
 from datetime import datetime
@@ -14,6 +15,7 @@ from backend.alerts.job import PushRuntime, allowed_hosts_of, runtime_of
 from backend.alerts.services import (
     EndpointNotAllowed,
     delete_subscription,
+    latest_given_up,
     save_subscription,
     send_test_notification,
 )
@@ -62,7 +64,10 @@ def push_key(request: Request[Any, Any, State]) -> Response[bytes]:
 
 @post("/api/push/subscriptions")
 async def subscribe(request: Request[Any, Any, State], db: Session, actor: Actor) -> Response[bytes]:
-    """Save this browser's subscription for the signed-in user (sent again on every app open)."""
+    """Save this browser's subscription for the signed-in user (sent again on every app open, and on each
+    visit of the settings page). The answer: when a notification last reached this browser, and `givenUp` —
+    only when the user's latest given-up alert is newer than the last one delivered — its day and kind, so
+    the page can say that a reminder never arrived (DOMAIN.md §5)."""
     if runtime_of(request.app) is None:
         return _push_off()
     data = await _body(request)
@@ -78,7 +83,11 @@ async def subscribe(request: Request[Any, Any, State], db: Session, actor: Actor
         )
     except ValueError as exc:
         return problem(422, "invalid push subscription", str(exc), code="invalid_subscription")
-    return _json({"subscribed": True, "lastSuccessAt": _iso(row.last_success_at)})
+    answer: dict[str, Any] = {"subscribed": True, "lastSuccessAt": _iso(row.last_success_at)}
+    given_up = latest_given_up(db, actor.user_id)
+    if given_up is not None:
+        answer["givenUp"] = {"day": given_up.local_day.isoformat(), "kind": given_up.kind}
+    return _json(answer)
 
 
 @delete("/api/push/subscriptions", status_code=200)

@@ -409,6 +409,38 @@ async def run_alerts(
     return report
 
 
+# -- what the app shows of alerts that never arrived ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GivenUp:
+    """The day and kind of a user's alert that was given up (no counts: the app shows those itself)."""
+
+    local_day: date
+    kind: str
+
+
+def latest_given_up(db: Session, user_id: uuid.UUID) -> GivenUp | None:
+    """The user's latest alert that was given up (DOMAIN.md §5: "then given up and shown in the app"), unless
+    a later day's alert reached her (one delivered the same day hides it too: she has heard from us since)."""
+    given_up = db.exec(
+        select(Alert)
+        .where(col(Alert.user_id) == user_id, col(Alert.status) == GAVE_UP)
+        .order_by(col(Alert.local_day).desc(), col(Alert.id).desc())
+        .limit(1)
+    ).first()
+    if given_up is None:
+        return None
+    delivered_since = db.exec(
+        select(col(Alert.id)).where(
+            col(Alert.user_id) == user_id,
+            col(Alert.status) == SENT,
+            col(Alert.local_day) >= given_up.local_day,
+        )
+    ).first()
+    return None if delivered_since is not None else GivenUp(given_up.local_day, given_up.kind)
+
+
 # -- the test notification a user sends herself --------------------------------------------------------------
 
 

@@ -3,7 +3,7 @@
 // subscription sent to the server again whenever the app opens (the server deletes expired ones; a new VAPID
 // key on the server means subscribing again). Phones without push still see the overdue badge on every page.
 
-import { formatMoment } from './labels.js';
+import { formatDate, formatMoment } from './labels.js';
 
 const EN = document.documentElement.lang === 'en';
 const t = (zh, en) => (EN ? en : zh);
@@ -146,15 +146,34 @@ function shown(element, visible) {
     another zone shows the time its supervisor sees). */
 const when = (iso) => formatMoment(iso);
 
+/** What the settings section says of a reminder the server gave up on (its day and kind, from the
+    subscriptions answer): DOMAIN §5, "then given up and shown in the app". */
+function givenUpText(givenUp) {
+  const kinds = {
+    'overdue-digest': t('逾期提醒', 'overdue reminder'),
+    escalation: t('督导提醒', 'supervision reminder'),
+  };
+  const kind = kinds[givenUp.kind] || t('提醒', 'reminder');
+  const day = formatDate(givenUp.day);
+  return t(`${day}的${kind}未能送达手机。逾期数量请看每页顶部；可发送测试通知检查。`,
+    `The ${kind} of ${day} could not be delivered to this phone. The overdue count is at the top of every page; send a test notification to check.`);
+}
+
 function setupSettings(section) {
   const status = section.querySelector('#push-status');
   const last = section.querySelector('#push-last');
   const hint = section.querySelector('#push-hint');
+  const missed = section.querySelector('#push-missed');
+  let givenUp = null; // the latest reminder given up, as the server last said
   const buttons = { on: section.querySelector('#push-on'), off: section.querySelector('#push-off'),
     test: section.querySelector('#push-test') };
 
   function show(state, { lastSuccessAt, message, hintText, detail } = {}) {
     section.dataset.state = state;
+    if (missed) {
+      missed.textContent = givenUp ? givenUpText(givenUp) : '';
+      shown(missed, state === 'on' && Boolean(givenUp));
+    }
     status.title = detail || '';
     const texts = {
       on: t('通知已开启：每天早上收到逾期随访提醒。', 'Notifications are on: overdue visits are announced every morning.'),
@@ -216,6 +235,7 @@ function setupSettings(section) {
     }
     try {
       const saved = Notification.permission === 'granted' ? await resync({ force: true }) : null;
+      givenUp = (saved && saved.givenUp) || null;
       if (saved) show('on', { lastSuccessAt: saved.lastSuccessAt || null });
       else show('off');
     } catch (err) {
@@ -229,8 +249,12 @@ function setupSettings(section) {
     const asked = 'Notification' in window ? Notification.requestPermission() : Promise.resolve('denied');
     show('working');
     turnOn(asked).then((result) => {
-      if (result.state === 'on') show('on', { lastSuccessAt: result.lastSuccessAt || null });
-      else show(result.state);
+      if (result.state === 'on') {
+        givenUp = result.givenUp || null;
+        show('on', { lastSuccessAt: result.lastSuccessAt || null });
+      } else {
+        show(result.state);
+      }
     }).catch((err) => {
       if (err instanceof PushUnavailable) show('unavailable');
       else show('off', { message: failureText(err), detail: String((err && err.message) || err) });
