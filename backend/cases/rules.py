@@ -624,6 +624,47 @@ def check_outcome(
     return errors + _check_babies(outcome_type, babies)
 
 
+# The high-risk newborn (DOMAIN.md §4.3): first visit due anchor + 3 days, counted on time within 3 days (§6).
+HIGH_RISK_NEWBORN_GA_DAYS = 37 * 7
+HIGH_RISK_NEWBORN_WEIGHT_G = 2500
+
+
+def lmp_or_from_edd(lmp: date | None, edd: date) -> date:
+    """The LMP, or EDD − 280 days when it is unknown (the EDD came from an ultrasound)."""
+    return lmp or edd - timedelta(days=EDD_DAYS_AFTER_LMP)
+
+
+def ga_at_birth(outcome_on: date, lmp: date | None, edd: date) -> int:
+    """Gestational age at the outcome in days, from the pregnancy's LMP (EDD − 280 days when unknown)."""
+    return (outcome_on - lmp_or_from_edd(lmp, edd)).days
+
+
+def is_high_risk_newborn(ga_days: int | None, weight_g: int | None, asphyxia: bool, defect: bool) -> bool:
+    """GA under 37 weeks, weight under 2,500 g, asphyxia or a birth defect: first visit within 3 days."""
+    return (
+        (ga_days is not None and ga_days < HIGH_RISK_NEWBORN_GA_DAYS)
+        or (weight_g is not None and weight_g < HIGH_RISK_NEWBORN_WEIGHT_G)
+        or asphyxia
+        or defect
+    )
+
+
+def newborn_high_risk(
+    *,
+    outcome_on: date,
+    lmp: date | None,
+    edd: date,
+    weight_g: int | None,
+    asphyxia: bool,
+    defect: bool,
+) -> bool:
+    """Whether a baby is a high-risk newborn, from the records as they now read: the outcome date with its
+    corrections, the pregnancy's LMP and EDD as now registered, the baby's birth weight, asphyxia and defect.
+    The one place this is decided: the schedule's facts, the case page and the report's cohort all call it;
+    `Infant.high_risk` only keeps what it was when the outcome was recorded."""
+    return is_high_risk_newborn(ga_at_birth(outcome_on, lmp, edd), weight_g, asphyxia, defect)
+
+
 def check_postnatal_visit(
     *,
     visited_on: date | None,

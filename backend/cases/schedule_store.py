@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, event, text
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
+from backend.cases import rules
 from backend.cases.models import (
     CaseChange,
     Closure,
@@ -209,6 +210,28 @@ class CaseRecords:
     def mother_closure(self) -> Closure | None:
         return next((c for c in self.closures if c.infant_id is None and c.kind != "transferred"), None)
 
+    @property
+    def ga_at_birth(self) -> int | None:
+        """GA at the outcome in days, from the corrected outcome date and the LMP (EDD − 280 when unknown)
+        as now registered; None before an outcome. `Outcome.ga_days` is only its value at recording."""
+        if self.outcome is None:
+            return None
+        return rules.ga_at_birth(self.outcome.outcome_on, self.pregnancy.lmp, self.pregnancy.edd)
+
+    def infant_high_risk(self, infant: Infant) -> bool:
+        """Whether this baby is a high-risk newborn as the records now read (`rules.newborn_high_risk`);
+        `Infant.high_risk` is only what it was when the outcome was recorded."""
+        if self.outcome is None:  # a baby of a voided outcome is no newborn of this case
+            return False
+        return rules.newborn_high_risk(
+            outcome_on=self.outcome.outcome_on,
+            lmp=self.pregnancy.lmp,
+            edd=self.pregnancy.edd,
+            weight_g=infant.birth_weight_g,
+            asphyxia=infant.asphyxia,
+            defect=infant.defect,
+        )
+
     def facts(self) -> PregnancyFacts:
         p, outcome, closure = self.pregnancy, self.outcome, self.mother_closure
         return PregnancyFacts(
@@ -224,7 +247,7 @@ class CaseRecords:
                 InfantFact(
                     i.id,
                     i.alive_at_birth,
-                    i.high_risk,
+                    self.infant_high_risk(i),
                     death.closed_on if (death := self.death_of(i.id)) else None,
                 )
                 for i in self.infants

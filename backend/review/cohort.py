@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, String, and_, cast, exists, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
+from backend.cases import rules
 from backend.cases.models import (
     Closure,
     Correction,
@@ -211,7 +212,9 @@ def _deliveries(
             _raw(Infant.outcome_id),
             col(Infant.sex),
             col(Infant.alive_at_birth),
-            col(Infant.high_risk),
+            col(Infant.birth_weight_g),
+            col(Infant.asphyxia),
+            col(Infant.defect),
             _raw(Infant.id),
         )
         .where(in_cohort(Infant.pregnancy_id))
@@ -307,7 +310,7 @@ def _deliveries(
         village = moves.village_on(pid, o.village_code, o.outcome_on)
         if not scope.covers(village):
             continue
-        lmp = o.lmp or o.edd - timedelta(days=280)
+        lmp = rules.lmp_or_from_edd(o.lmp, o.edd)
         delivery = Delivery(
             outcome_on=o.outcome_on,
             outcome_type=o.outcome_type,
@@ -316,7 +319,20 @@ def _deliveries(
             discharge_on=o.discharge_on,
             mother_visits=tuple(sorted(mother_visits.get(pid, ()))),
             babies=tuple(
-                Baby(i.sex, i.alive_at_birth, i.high_risk, tuple(sorted(baby_visits.get(i.id, ()))))
+                Baby(
+                    i.sex,
+                    i.alive_at_birth,
+                    # from the corrected outcome date and the EDD as now registered, never Infant.high_risk
+                    rules.newborn_high_risk(
+                        outcome_on=o.outcome_on,
+                        lmp=o.lmp,
+                        edd=o.edd,
+                        weight_g=i.birth_weight_g,
+                        asphyxia=i.asphyxia,
+                        defect=i.defect,
+                    ),
+                    tuple(sorted(baby_visits.get(i.id, ()))),
+                )
                 for i in babies.get(o.id, ())
             ),
         )

@@ -10,6 +10,9 @@ from backend.areas.models import Area
 from backend.cases import rules
 from backend.cases.forms import ClosureInput, OutcomeInput, PostnatalInput
 from backend.cases.models import CaseChange, Closure, Infant, Outcome, PostnatalVisit, Woman
+from backend.cases.rules import (
+    is_high_risk_newborn as is_high_risk_newborn,
+)  # moved to rules; kept importable
 from backend.cases.schedule_store import CaseRecords, refresh_due_items
 from backend.cases.services.common import (
     CLOSED_BEFORE_REGISTRATION,
@@ -30,16 +33,6 @@ from backend.cases.services.common import (
     pregnancy_in_scope,
 )
 from backend.lib.i18n import FieldError
-
-
-def is_high_risk_newborn(ga_days: int | None, weight_g: int | None, asphyxia: bool, defect: bool) -> bool:
-    """GA under 37 weeks, weight under 2,500 g, asphyxia or a birth defect: first visit within 3 days."""
-    return (
-        (ga_days is not None and ga_days < 37 * 7)
-        or (weight_g is not None and weight_g < 2500)
-        or asphyxia
-        or defect
-    )
 
 
 def check_outcome_of(
@@ -87,8 +80,9 @@ def record_outcome(db: Session, ctx: WriteContext, data: OutcomeInput) -> Writte
             today=ctx.today,
         )
     )
-    lmp = _lmp(pregnancy)
-    ga_days = (data.outcome_on - lmp).days
+    # GA and the high-risk flag as they are at recording: an amended outcome date or an edited EDD changes
+    # both, so every decision derives them again from the records (rules.newborn_high_risk, CaseRecords).
+    ga_days = rules.ga_at_birth(data.outcome_on, pregnancy.lmp, pregnancy.edd)
     outcome = Outcome(
         id=data.id,
         pregnancy_id=pregnancy.id,
@@ -115,7 +109,7 @@ def record_outcome(db: Session, ctx: WriteContext, data: OutcomeInput) -> Writte
             alive_at_birth=baby.alive,
             asphyxia=baby.asphyxia,
             defect=baby.defect,
-            high_risk=is_high_risk_newborn(ga_days, baby.weight_g, baby.asphyxia, baby.defect),
+            high_risk=rules.is_high_risk_newborn(ga_days, baby.weight_g, baby.asphyxia, baby.defect),
             author_id=ctx.actor.user_id,
         )
         ctx.stamp(infant)
