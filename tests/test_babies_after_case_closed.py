@@ -126,7 +126,7 @@ def test_the_case_page_shows_her_earlier_baby_still_followed(db: Session, cast: 
 
 
 def test_a_bereaved_babys_page_and_forms_are_kept_on_the_phone(db: Session, cast: Cast, pages: Pages) -> None:
-    pregnancy, baby = born_and_bereaved(db, cast, local_today("Asia/Shanghai"))
+    pregnancy, _baby = born_and_bereaved(db, cast, local_today("Asia/Shanghai"))
     closed_for_good = make_registration(
         db, cast.ctx(cast.cadre_a, db, local_today("Asia/Shanghai")), VILLAGE_A, name="李梅"
     )

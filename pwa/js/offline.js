@@ -109,13 +109,41 @@ function showError(form, name, message) {
   }
 }
 
-async function queue(entry) {
-  await outbox.add(entry);
+/** Tell the other tabs and the worker the outbox changed, and ask for a sync. */
+async function announce(entry) {
   new BroadcastChannel(sync.channelName).postMessage({ type: 'outbox-changed', user: entry.user_id });
   if ('serviceWorker' in navigator) {
     const registration = await navigator.serviceWorker.getRegistration();
     await sync.requestBackgroundSync(registration);
   }
+}
+
+async function queue(entry) {
+  await outbox.add(entry);
+  await announce(entry);
+}
+
+/** A record the server saved from the form itself: out of the outbox, and remembered as synced, so a page kept
+    on the phone (shown when the server's own page is slow to come) shows it done, not still to do. */
+async function savedOnline(entry) {
+  await outbox.remove(entry.op_id);
+  const key = `synced:${entry.user_id}`;
+  const done = { op_id: entry.op_id, kind: entry.kind, data: entry.data, subject: entry.subject, status: 'applied',
+    winner: null, at: new Date().toISOString() };
+  await outbox.setMeta(key, ((await outbox.getMeta(key)) || []).concat([done]).slice(-100));
+  new BroadcastChannel(sync.channelName).postMessage({ type: 'outbox-changed', user: entry.user_id });
+}
+
+function saving(form, busy) {
+  const button = form.querySelector('button[type=submit]');
+  if (!button) return;
+  if (busy) {
+    button.dataset.label = button.textContent;
+    button.textContent = t('正在保存…', 'Saving…');
+  } else if (button.dataset.label) {
+    button.textContent = button.dataset.label;
+  }
+  button.disabled = busy;
 }
 
 async function saveEdit(old, form, data) {
@@ -160,13 +188,36 @@ async function save(form, user) {
   };
   const known = await outbox.get(entry.op_id);
   if (!known && navigator.onLine !== false) {
+    // Kept on the phone before it is posted: on one bar of signal the post may hang, and a cadre who gives up
+    // and leaves must lose nothing. Held back from sync while the post runs; if the page dies, it syncs after
+    // (the server answers `duplicate` if the post did land).
+    await outbox.add({ ...entry, posting_until: new Date(Date.now() + POST_TIMEOUT_MS + 5000).toISOString() });
+    saving(form, true);
     const online = await postOnline(form);
-    if (online === 'saved') { location.assign(afterSave(entry, true)); return; }
-    if (online === 'invalid') { HTMLFormElement.prototype.submit.call(form); return; } // the server's page
+    if (online === 'saved') {
+      await savedOnline(entry);
+      location.assign(afterSave(entry, true));
+      return;
+    }
+    if (online === 'invalid') { // the server's page, with its messages
+      await outbox.remove(entry.op_id);
+      HTMLFormElement.prototype.submit.call(form);
+      return;
+    }
+    saving(form, false);
+    if (refused(form)) { await outbox.remove(entry.op_id); return; }
+    const kept = await outbox.get(entry.op_id);
+    if (kept) {
+      await outbox.put({ ...kept, data, posting_until: null });
+      await announce(entry);
+    } else {
+      await queue(entry);
+    }
+  } else {
+    if (refused(form)) return;
+    if (!known) await queue(entry);
+    else if (known.status === 'pending' && !known.sent_at) await outbox.put({ ...known, data }); // a second tap
   }
-  if (refused(form)) return;
-  if (!known) await queue(entry);
-  else if (known.status === 'pending' && !known.sent_at) await outbox.put({ ...known, data }); // a second tap
   sessionStorage.setItem(FLASH, 'queued');
   location.assign(afterSave(entry, false));
 }

@@ -5,8 +5,10 @@
    and defines globalThis.suifang.outbox instead.
 
    An entry: {op_id, user_id, seq, kind, data, path, subject: {woman_id, pregnancy_id, name}, recorded_at,
-   status: 'pending' | 'rejected', sent_at, errors, reason, duplicates, replaces, internal}. The CSRF token is
-   never stored: sync.js reads it when it sends. */
+   status: 'pending' | 'rejected', sent_at, errors, reason, duplicates, replaces, internal, posting_until}.
+   `posting_until`: the page is posting the form itself till then (offline.js keeps it here first, so a post that
+   hangs loses nothing); sync leaves it alone till that time. The CSRF token is never stored: sync.js reads it
+   when it sends. */
 'use strict';
 
 (() => {

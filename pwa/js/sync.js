@@ -178,7 +178,9 @@
     for (;;) {
       const all = await outbox.forUser(user);
       const held = outbox.held(all);
-      const batch = all.filter((e) => e.status === 'pending' && !held.has(e.op_id) && !tried.has(e.op_id))
+      const now = new Date().toISOString();
+      const batch = all.filter((e) => e.status === 'pending' && !held.has(e.op_id) && !tried.has(e.op_id)
+        && !(e.posting_until && e.posting_until > now)) // its page is posting it itself right now
         .slice(0, size);
       if (!batch.length) break;
       const sentAt = new Date().toISOString();
