@@ -19,6 +19,10 @@ try {
 const STATIC_CACHE = `suifang-static-${CONFIG.build}`;
 const PAGES = 'suifang-pages-';
 const NAV_TIMEOUT_MS = 3000;
+/** A fetch the worker makes for itself gives up after this long, body included: on one bar of signal a request
+    that never answers must not hold every later refresh behind it. */
+const PAGE_FETCH_TIMEOUT_MS = 20000;
+const limit = (ms) => (typeof AbortSignal.timeout === 'function' ? AbortSignal.timeout(ms) : undefined);
 const CASE_PATH = /^\/women\/[0-9a-f-]{36}$/;
 const FORM_PATH = /^\/p\/[0-9a-f-]{36}\/(visit|risk|outcome|postnatal|close)$/;
 const { outbox, sync } = self.suifang;
@@ -45,8 +49,7 @@ self.addEventListener('fetch', (event) => {
   const url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
   if (request.method === 'POST' && request.mode === 'navigate' && url.pathname === '/login') {
-    // Whoever signs in next must not be shown these pages.
-    event.respondWith(forgetUser(false).then(() => fetch(request)));
+    event.respondWith(signIn(request));
     return;
   }
   if (request.method === 'POST' && request.mode === 'navigate' && url.pathname === '/logout') {
@@ -130,6 +133,22 @@ async function signOut(request) {
   return response;
 }
 
+/** Whoever signs in next must not be shown these pages: the phone forgets whose they are once the server has
+    let someone in (its redirect). A sign-in whose answer never comes changes nothing on the phone — the pages
+    stay hers and readable offline — and shows the app's own no-signal page, never the browser's error. */
+async function signIn(request) {
+  let response;
+  try {
+    response = await fetch(request, { signal: limit(PAGE_FETCH_TIMEOUT_MS) });
+  } catch (err) {
+    return Response.redirect('/offline', 303);
+  }
+  if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
+    await forgetUser(false);
+  }
+  return response;
+}
+
 async function forgetUser(deletePages) {
   await outbox.setMeta('current_user', null);
   if (!deletePages) return;
@@ -179,7 +198,9 @@ function refreshPages() {
 }
 
 async function doRefresh() {
-  const listed = await fetch('/api/pwa/pages', { headers: { Accept: 'application/json' }, cache: 'no-store' });
+  const listed = await fetch('/api/pwa/pages', {
+    headers: { Accept: 'application/json' }, cache: 'no-store', signal: limit(PAGE_FETCH_TIMEOUT_MS),
+  });
   if (!listed.ok || listed.redirected) return;
   const { user_id: user, pages } = await listed.json();
   await noteUser(user);
@@ -190,7 +211,9 @@ async function doRefresh() {
     for (let next = changed.shift(); next; next = changed.shift()) {
       const [path, version] = next;
       try {
-        const response = await fetch(path, { cache: 'no-store', credentials: 'same-origin' });
+        const response = await fetch(path, {
+          cache: 'no-store', credentials: 'same-origin', signal: limit(PAGE_FETCH_TIMEOUT_MS),
+        });
         if (response.redirected) { changed.length = 0; return; } // signed out meanwhile
         if (response.ok && isHtml(response) && (await keep(path, response, version))) versions[path] = version;
       } catch {

@@ -13,7 +13,8 @@ from playwright.sync_api import BrowserContext, Page, Route, expect
 from backend.cases.models import PrenatalVisit
 from tests.browser import *  # noqa: F403
 from tests.browser import LiveServer, sign_in
-from tests.browser_offline import CADRE_A, count, make_case, outbox, wait_until_kept_offline
+from tests.browser_offline import CADRE_A, count, make_case, make_visit, outbox, wait_until_kept_offline
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -98,3 +99,59 @@ def test_a_visit_the_server_saved_shows_done_on_the_phones_own_copy_of_her_case(
     page.locator("html[data-ready=true]").wait_for(state="attached")
     expect(page.locator("meta[name=kept-at]")).to_have_count(1)  # the phone's own copy, from before the visit
     expect(page.locator(".synced-tag").first).to_be_visible()  # … showing the visit done
+
+
+def test_a_sign_in_whose_answer_never_comes_keeps_her_pages_and_shows_the_apps_own_page(
+    page: Page, context: BrowserContext, live_server: LiveServer
+) -> None:
+    case = make_case(live_server, "陈晓红")
+    sign_in(page, CADRE_A)
+    wait_until_kept_offline(page)
+    context.clear_cookies()  # her session ended: she is asked to sign in again
+    context.route(
+        "**/login", lambda route: route.abort() if route.request.method == "POST" else route.continue_()
+    )
+    page.goto("/login")
+    page.fill("input[name=phone]", CADRE_A)
+    page.fill("input[name=password]", PASSWORD)
+    page.locator("form button[type=submit]").click()
+    expect(page.locator("h1")).to_have_text("没有网络")  # the app's page, not the browser's error
+
+    context.set_offline(True)
+    page.goto(f"/women/{case.woman_id}")
+    expect(page.locator("meta[name=kept-at]")).to_have_count(1)  # her pages are still on the phone
+    expect(page.locator("h1")).to_have_text("陈晓红")
+
+
+def test_one_page_fetch_that_never_answers_does_not_stop_every_later_refresh(
+    page: Page, context: BrowserContext, live_server: LiveServer
+) -> None:
+    case = make_case(live_server, "陈晓红")
+    sign_in(page, CADRE_A)
+    wait_until_kept_offline(page)
+    user = page.evaluate("document.querySelector('meta[name=user]').content")
+    before = page.evaluate(f"suifang.outbox.getMeta('refreshed:{user}')")
+    make_visit(live_server, case)  # her case page changed on the server: the next refresh fetches it
+    hanging: list[Route] = []
+
+    def first_hangs(route: Route) -> None:
+        if hanging:
+            route.continue_()  # the signal is back for every later fetch
+        else:
+            hanging.append(route)  # this one never answers
+
+    context.route(f"**/women/{case.woman_id}", first_hangs)
+    refresh = "navigator.serviceWorker.ready.then((r) => r.active.postMessage({ type: 'refresh-pages' }))"
+    deadline = time.monotonic() + 30
+    while not hanging and time.monotonic() < deadline:  # (a refresh already running is joined, not restarted)
+        page.evaluate(refresh)
+        time.sleep(1)
+    assert hanging  # that fetch hangs, and keeps hanging
+
+    deadline = time.monotonic() + 90
+    after = before
+    while after == before and time.monotonic() < deadline:
+        page.evaluate(refresh)
+        time.sleep(2)
+        after = page.evaluate(f"suifang.outbox.getMeta('refreshed:{user}')")
+    assert after != before  # a later refresh ran to its end
