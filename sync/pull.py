@@ -11,6 +11,7 @@ from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from backend.accounts.services import Actor
+from backend.cases import rules
 from backend.cases.models import CaseChange, DueItem, Pregnancy, Woman
 from backend.cases.schedule_store import FEED_LOCK, CaseRecords, item_of
 from backend.lib.masking import mask_phone
@@ -123,10 +124,22 @@ def snapshot(
             woman, WOMAN_FIELDS, **phone, phone_masked=mask_phone(woman.phone) if woman.phone else None
         ),
         risks=[compact(r, RISK_FIELDS) for r in records.risks],
-        visits=[compact(v, VISIT_FIELDS) for v in records.visits],
-        outcome=compact(records.outcome, OUTCOME_FIELDS) if records.outcome else None,
+        # gestational ages and the high-risk-newborn mark as the records read now (an amended outcome date or
+        # an edited EDD moves them), not as stored when each record was made
+        visits=[
+            compact(v, VISIT_FIELDS, ga_days=(v.visited_on - rules.lmp_or_from_edd(p.lmp, p.edd)).days)
+            for v in records.visits
+        ],
+        outcome=compact(records.outcome, OUTCOME_FIELDS, ga_days=records.ga_at_birth)
+        if records.outcome
+        else None,
         infants=[
-            compact(i, INFANT_FIELDS, death_on=d.closed_on if (d := records.death_of(i.id)) else None)
+            compact(
+                i,
+                INFANT_FIELDS,
+                high_risk=records.infant_high_risk(i),
+                death_on=d.closed_on if (d := records.death_of(i.id)) else None,
+            )
             for i in records.infants
         ],
         postnatal=[compact(v, POSTNATAL_FIELDS) for v in records.postnatal],

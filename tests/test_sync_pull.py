@@ -14,6 +14,7 @@ from tests.conftest import VILLAGE_B, VILLAGE_C, Cast
 from tests.sync_support import (
     Phone,
     app_client,
+    correct_op,
     edit_op,
     op,
     register_op,
@@ -272,3 +273,41 @@ def test_on_postgresql_a_sync_batch_writing_the_change_feed_holds_back_cursors_u
         taken = reader.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": FEED_LOCK}).scalar()
         assert taken is True
         reader.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": FEED_LOCK})
+
+
+def test_a_snapshot_tells_the_gestational_ages_and_the_high_risk_newborn_as_the_records_now_read(
+    settings: Settings, cast: Cast, db: Session
+) -> None:
+    """A birth at 38+0 weeks amended to 35+0: the outcome's GA and the baby's high-risk mark follow the
+    amendment (they were sent as stored when the outcome was recorded)."""
+    today = server_today()
+    lmp = today - timedelta(days=300)
+    reg = register_op(registered_on=lmp + timedelta(days=56), lmp=lmp.isoformat())
+    pid = reg["data"]["id"]
+    birth = op(
+        "outcome",
+        {
+            "id": str(uuid.uuid4()),
+            "pregnancy_id": pid,
+            "outcome_on": (lmp + timedelta(days=38 * 7)).isoformat(),
+            "outcome_type": "live_birth",
+            "n_babies": "1",
+            "babies-0-sex": "2",
+            "babies-0-weight_g": "3200",
+        },
+    )
+    amend = correct_op(
+        "outcome",
+        birth["data"]["id"],
+        "amend",
+        "日期记错",
+        outcome_on=(lmp + timedelta(days=35 * 7)).isoformat(),
+    )
+    with app_client(settings) as client:
+        cadre = Phone(client, "13800000001")
+        assert statuses(cadre.push([reg, birth])) == ["applied", "applied"]
+        assert cadre.pull()["cases"][0]["infants"][0].get("high_risk") is None  # 38+0, 3200 g: not
+        assert statuses(cadre.push([amend])) == ["applied"]
+        case = cadre.pull()["cases"][0]
+    assert case["outcome"]["ga_days"] == 35 * 7
+    assert case["infants"][0]["high_risk"] is True
