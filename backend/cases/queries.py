@@ -337,15 +337,24 @@ class CaseView:
     records: CaseRecords | None
     items: list[DueItem]
     timeline: list[TimelineEntry] = field(default_factory=list)
-    earlier_babies: list[tuple[Pregnancy, Infant, date | None, list[DueItem]]] = field(default_factory=list)
+    earlier_babies: list["EarlierBaby"] = field(default_factory=list)
     """Babies of her earlier pregnancies still followed (items open after her next one was registered)."""
 
 
-def _earlier_babies(
-    db: Session, earlier: list[Pregnancy]
-) -> list[tuple[Pregnancy, Infant, date | None, list[DueItem]]]:
-    """The live babies of these pregnancies that still have open items, each with its birth date (the
-    outcome's, corrections applied) and all its items."""
+@dataclass
+class EarlierBaby:
+    """A baby of one of her earlier pregnancies still followed: born on the (corrected) outcome date,
+    high-risk as the records now read (`CaseRecords.infant_high_risk`), with all her items."""
+
+    pregnancy: Pregnancy
+    infant: Infant
+    born: date | None
+    high_risk: bool
+    items: list[DueItem]
+
+
+def _earlier_babies(db: Session, earlier: list[Pregnancy]) -> list[EarlierBaby]:
+    """The live babies of these pregnancies that still have open items."""
     followed = [p for p in earlier if p.close_reason == "completed"]
     if not followed:
         return []
@@ -359,14 +368,16 @@ def _earlier_babies(
     if not open_babies:
         return []
     infants = db.exec(select(Infant).where(col(Infant.id).in_(list(open_babies)))).all()
-    born = {}
-    for pid in {baby.pregnancy_id for baby in infants}:
-        outcome = CaseRecords(db, by_id[pid]).outcome
-        born[pid] = outcome.outcome_on if outcome is not None else None
+    records = {pid: CaseRecords(db, by_id[pid]) for pid in {baby.pregnancy_id for baby in infants}}
     return [
-        (by_id[pid], baby, born[pid], [i for i in items if i.infant_id == baby.id])
+        EarlierBaby(
+            pregnancy=by_id[baby.pregnancy_id],
+            infant=baby,
+            born=outcome.outcome_on if (outcome := records[baby.pregnancy_id].outcome) is not None else None,
+            high_risk=records[baby.pregnancy_id].infant_high_risk(baby),
+            items=[i for i in items if i.infant_id == baby.id],
+        )
         for baby in sorted(infants, key=lambda b: (by_id[b.pregnancy_id].registered_on, b.seq))
-        if (pid := baby.pregnancy_id)
     ]
 
 

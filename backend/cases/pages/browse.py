@@ -76,7 +76,7 @@ def case_page(
     if view is None:
         raise NotFound(str(woman_id))
     today = app_state(request).today()
-    earlier = [item for _, _, _, items in view.earlier_babies for item in items]
+    earlier = [item for baby in view.earlier_babies for item in baby.items]
     states = {item.id: state_of(item_of(item), today).value for item in [*view.items, *earlier]}
     return page(
         request,

@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from backend.accounts.services import Actor, audit
 from backend.areas.models import Area
+from backend.cases import rules
 from backend.cases.models import FieldRecord, Pregnancy
 from backend.cases.prefetch import stored
 from backend.cases.schedule_store import refresh_due_items
@@ -163,7 +164,7 @@ def _done(db: Session, ctx: WriteContext, pregnancy: Pregnancy, record: FieldRec
 
 
 def _lmp(pregnancy: Pregnancy) -> date:
-    return pregnancy.lmp or (pregnancy.edd - EDD_FROM_LMP)
+    return rules.lmp_or_from_edd(pregnancy.lmp, pregnancy.edd)
 
 
 def _close(pregnancy: Pregnancy, on: date, reason: str) -> None:
