@@ -13,7 +13,15 @@ from playwright.sync_api import BrowserContext, Page, Route, expect
 from backend.cases.models import PrenatalVisit
 from tests.browser import *  # noqa: F403
 from tests.browser import LiveServer, sign_in
-from tests.browser_offline import CADRE_A, count, make_case, make_visit, outbox, wait_until_kept_offline
+from tests.browser_offline import (
+    CADRE_A,
+    count,
+    make_case,
+    make_visit,
+    outbox,
+    save_offline,
+    wait_until_kept_offline,
+)
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -155,3 +163,36 @@ def test_one_page_fetch_that_never_answers_does_not_stop_every_later_refresh(
         time.sleep(2)
         after = page.evaluate(f"suifang.outbox.getMeta('refreshed:{user}')")
     assert after != before  # a later refresh ran to its end
+
+
+def test_an_entry_whose_upload_got_no_answer_says_so_when_she_tries_to_change_it(
+    page: Page, context: BrowserContext, live_server: LiveServer
+) -> None:
+    case = make_case(live_server, "陈晓红")
+    sign_in(page, CADRE_A)
+    wait_until_kept_offline(page)
+    context.route("**/sync/push", lambda route: route.abort())  # every upload is cut off
+    context.set_offline(True)
+    page.goto(f"/p/{case.pregnancy_id}/visit")
+    save_offline(page)
+    context.set_offline(False)
+    deadline = time.monotonic() + 20
+    while not (outbox(page) and outbox(page)[0].get("sent_at")) and time.monotonic() < deadline:
+        page.evaluate("() => suifang.sync.run({ user: document.querySelector('meta[name=user]').content })")
+        time.sleep(0.5)
+    [entry] = outbox(page)
+    assert entry.get("sent_at")  # tried, no answer
+
+    page.goto("/pending")
+    card = page.locator(f'#pending-entries li[data-op="{entry["op_id"]}"]')
+    expect(card).to_contain_text("已发出，未收到答复")  # not "being sent": nothing is sending now
+
+    said: list[str] = []
+    page.on("dialog", lambda dialog: (said.append(dialog.message), dialog.accept()))
+    page.goto(f"{entry['path']}#entry={entry['op_id']}")
+    page.locator("html[data-ready=true]").wait_for(state="attached")
+    page.locator("form.record-form button[type=submit]").click()
+    deadline = time.monotonic() + 10
+    while not said and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    assert said and "没有收到服务器的答复" in said[0]

@@ -147,8 +147,13 @@ function saving(form, busy) {
 }
 
 async function saveEdit(old, form, data) {
+  // Sent once already: the server may hold it as it was, so a change now could be answered `duplicate` and lost.
   if (old.sent_at) {
-    window.alert(t('这条记录正在上传，请在同步完成后再修改。', 'This entry is being sent; change it after the sync.'));
+    window.alert(await sync.running()
+      ? t('这条记录正在上传，请在同步完成后再修改。', 'This entry is being sent; change it after the sync.')
+      : t('这条记录上次上传时没有收到服务器的答复，可能已经保存。请等下次同步完成后再修改；已保存的记录可在个案页“更正”。',
+        'This entry was sent but no answer came back: the server may have it. Change it after the next sync; '
+        + 'a saved record can be corrected from the case page.'));
     return;
   }
   const base = {

@@ -57,10 +57,13 @@ async function discard(user, entry, entries) {
   announce(user);
 }
 
-function stateOf(entry, held) {
+function stateOf(entry, held, sending) {
   if (entry.status === 'rejected') return el('span', { class: 'rejected-tag', text: t('被退回', 'Sent back') });
   if (held.has(entry.op_id)) return el('span', { class: 'pending-tag', text: t('等待修改被退回的登记', 'Waits for a sent-back entry') });
-  if (entry.sent_at) return el('span', { class: 'pending-tag', text: t('正在上传', 'Being sent') });
+  if (entry.sent_at && sending) return el('span', { class: 'pending-tag', text: t('正在上传', 'Being sent') });
+  if (entry.sent_at) {
+    return el('span', { class: 'pending-tag', text: t('已发出，未收到答复，下次同步时确认', 'Sent, no answer yet: the next sync confirms it') });
+  }
   return el('span', { class: 'pending-tag', text: t('待同步', 'Pending') });
 }
 
@@ -75,6 +78,7 @@ async function render(user) {
   const list = document.getElementById('pending-entries');
   const entries = (await outbox.forUser(user)).filter((e) => !e.internal);
   const held = outbox.held(entries);
+  const sending = await sync.running();
   if (!entries.length) {
     list.replaceChildren(el('li', { class: 'muted empty', text: t('没有待同步的记录。', 'Nothing waits to sync.') }));
     return;
@@ -87,7 +91,7 @@ async function render(user) {
     drop.disabled = Boolean(entry.sent_at);
     drop.addEventListener('click', () => discard(user, entry, entries).then(() => render(user)));
     return el('li', { class: `card${entry.status === 'rejected' ? ' rejected' : ''}`, 'data-op': entry.op_id },
-      el('p', {}, el('b', { text: `${(entry.subject && entry.subject.name) || ''} ` }), stateOf(entry, held)),
+      el('p', {}, el('b', { text: `${(entry.subject && entry.subject.name) || ''} ` }), stateOf(entry, held, sending)),
       el('p', { text: `${entrySummary(entry)} · ${formatDate(entryDate(entry))}` }),
       el('p', { class: 'muted', text: `${t('记录于', 'Recorded')} ${formatMoment(entry.recorded_at)}` }),
       errorList(entry), details(entry), el('p', {}, correct, ' ', drop));

@@ -232,7 +232,15 @@
     return synced ? { data: synced.data, at: synced.at } : null;
   }
 
+  /** Whether a sync is sending on this phone right now (a tab or the worker holds the lock). An entry with a
+      `sent_at` and no sync running was sent and got no answer: the server may hold it. */
+  async function running() {
+    if (!(globalThis.navigator && navigator.locks && navigator.locks.query)) return false;
+    const { held } = await navigator.locks.query();
+    return held.some((lock) => lock.name === LOCK);
+  }
+
   globalThis.suifang.sync = {
-    run, counts, requestBackgroundSync, outcomeOnPhone, localIso, TAG, channelName: 'suifang',
+    run, running, counts, requestBackgroundSync, outcomeOnPhone, localIso, TAG, channelName: 'suifang',
   };
 })();
