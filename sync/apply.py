@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, update
 from sqlmodel import Session, SQLModel, col, select
 
-from backend.accounts.services import Actor, audit_buffered, audit_unbuffered
+from backend.accounts.services import Actor, audit, audit_buffered, audit_unbuffered
 from backend.cases import forms, queries, services
 from backend.cases.forms import REQUIRED
 from backend.cases.labels import field_label
@@ -195,7 +195,7 @@ KINDS: dict[str, Handler] = {
     "correct": _simple("read_correction", "correct_record"),
     "edit_registration": _edit_registration,
 }
-ALL_KINDS = (*KINDS, "discard")
+ALL_KINDS = (*KINDS, "discard", "export_note")
 CHECKS_FIRST = frozenset({"register", "visit", "risk", "outcome", "postnatal", "close", "edit_registration"})
 """Kinds whose service makes every check before its first write: refused, they leave nothing to undo, so the
 quick way runs them without a savepoint of their own. A correction may still refuse after writing (a voided
@@ -443,6 +443,8 @@ def _apply_one(db: Session, state: _Batch, known: dict[uuid.UUID, SyncOperation]
     device_id = str(op.get("device_id") or batch.device_id or "sync")[:64]
     if kind == "discard":
         result = _discard(state, known, replaces, locale)
+    elif kind == "export_note":
+        result = _export_note(db, state, op.get("data"), device_id)
     elif kind not in KINDS:
         result = {
             "status": "rejected",
@@ -503,6 +505,29 @@ def _discard(
     ) or (in_batch is not None and in_batch["status"] == "rejected"):
         state.resolutions[replaces] = "discarded"
     return {"status": "applied", "record_id": str(replaces)}
+
+
+EXPORT_REASON_MIN = 4
+EXPORT_REASON = Text(
+    "请写明导出的用途（至少4个字）", "Say why the entries are exported (at least 4 characters)"
+)
+
+
+def _export_note(db: Session, state: _Batch, raw: Any, device_id: str) -> dict[str, Any]:
+    """The phone exported its pending entries to a file (the escape hatch): a personal list, so who did it,
+    when and why go to the audit log (DOMAIN §7), even when the export was made with no signal."""
+    locale = state.ctx.actor.locale
+    data = raw if isinstance(raw, dict) else {}
+    reason = " ".join(str(data.get("reason") or "").split())[:300]
+    entries = data.get("entries")
+    errors = [] if len(reason) >= EXPORT_REASON_MIN else [FieldError("reason", EXPORT_REASON)]
+    if not isinstance(entries, int) or isinstance(entries, bool) or not 0 <= entries <= 100_000:
+        errors.append(FieldError("entries", NOT_AN_OBJECT))
+    if errors:
+        return {"status": "rejected", "reason": "invalid", "errors": _errors(errors, locale)}
+    detail = f"entries={entries} reason={reason}"
+    audit(db, state.ctx.actor.user_id, "export_pending_entries", "outbox", device=device_id, detail=detail)
+    return {"status": "applied"}
 
 
 def _apply_kind(

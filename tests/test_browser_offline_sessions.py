@@ -14,6 +14,7 @@ from playwright.sync_api import BrowserContext, Dialog, Page, Route, expect
 from playwright.sync_api import Error as PlaywrightError
 from sqlmodel import select
 
+from backend.accounts.models import AuditEntry
 from backend.accounts.services import revoke_sessions
 from backend.cases.models import PrenatalVisit
 from sync.models import SyncOperation
@@ -202,6 +203,7 @@ def test_the_pending_entries_can_be_exported_as_a_file(
     visit_offline(page, context, case.pregnancy_id)
     entry = outbox(page)[0]
     page.goto("/pending")
+    page.once("dialog", lambda dialog: dialog.accept("手机要维修，先备份"))  # why: it holds names
     with page.expect_download() as download:
         page.locator("#export-pending").click()
     assert "陈晓红" not in download.value.suggested_filename
@@ -211,6 +213,18 @@ def test_the_pending_entries_can_be_exported_as_a_file(
     assert [e["op_id"] for e in exported["entries"]] == [entry["op_id"]]
     assert exported["entries"][0]["data"]["pregnancy_id"] == str(case.pregnancy_id)
     assert "csrf" not in json.dumps(exported)
+    # who and why reach the audit log with the next sync (the export was made with no signal)
+    context.set_offline(False)
+    deadline = time.monotonic() + 30
+    logged: list[AuditEntry] = []
+    while not logged and time.monotonic() < deadline:
+        time.sleep(0.5)
+        with server_db(live_server) as db:
+            exports = select(AuditEntry).where(AuditEntry.action == "export_pending_entries")
+            logged = list(db.exec(exports).all())
+    [note] = logged
+    assert note.detail == "entries=1 reason=手机要维修，先备份"
+    assert str(note.user_id) == user_id(page)
 
 
 def test_a_sent_back_entry_can_be_discarded_and_the_server_is_told(

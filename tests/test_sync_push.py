@@ -479,3 +479,25 @@ def test_each_applied_op_is_audited_once_and_a_refused_one_not_at_all(
         ]
     )
     assert {e.user_id for e in entries} == {cast.cadre_a.id}
+
+
+def test_an_export_of_the_pending_entries_is_logged_with_who_and_why(
+    settings: Settings, cast: Cast, db: Session
+) -> None:
+    """DOMAIN §7: exports of personal lists are logged with who and why — the phone's escape hatch too, told
+    by an `export_note` op (made offline as often as not)."""
+    note = op("export_note", {"entries": 3, "reason": "交给乡卫生院核对"})
+    with app_client(settings) as client:
+        phone = Phone(client, "13800000001")
+        body = phone.push([note])
+        again = phone.push([note])
+        short = phone.push([op("export_note", {"entries": 3, "reason": "看"})])
+        no_count = phone.push([op("export_note", {"entries": "three", "reason": "交给乡卫生院核对"})])
+    assert statuses(body) == ["applied"] and statuses(again) == ["duplicate"]
+    assert statuses(short) == statuses(no_count) == ["rejected"]
+    assert [e["field"] for e in short["results"][0]["errors"]] == ["reason"]
+    assert [e["field"] for e in no_count["results"][0]["errors"]] == ["entries"]
+    fresh(db)
+    [logged] = db.exec(select(AuditEntry).where(AuditEntry.action == "export_pending_entries")).all()
+    assert logged.user_id == cast.cadre_a.id
+    assert logged.detail == "entries=3 reason=交给乡卫生院核对"

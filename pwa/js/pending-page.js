@@ -98,8 +98,18 @@ async function render(user) {
   }));
 }
 
+/** The file holds names and ID numbers: like every export of a personal list it says why, and the server logs
+    who and why (an `export_note` op, sent with the next sync — PROTOCOL.md §3). */
 async function exportEntries(user) {
-  const entries = await outbox.forUser(user);
+  const asked = window.prompt(t('请写明导出的用途（至少4个字），例如“手机要维修，先备份”：',
+    'Say why you export them (at least 4 characters), e.g. "phone going for repair, backup first":'));
+  const reason = (asked || '').trim().replace(/\s+/g, ' ');
+  if (asked === null) return;
+  if (reason.length < 4) {
+    window.alert(t('请写明导出的用途（至少4个字）', 'Say why the entries are exported (at least 4 characters)'));
+    return;
+  }
+  const entries = (await outbox.forUser(user)).filter((e) => !e.internal);
   const file = {
     format: 'suifang-pending', version: 1, exported_at: sync.localIso(), user_id: user,
     device_id: await outbox.deviceId(),
@@ -114,6 +124,11 @@ async function exportEntries(user) {
   link.click();
   link.remove();
   setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+  await outbox.add({
+    op_id: crypto.randomUUID(), user_id: user, kind: 'export_note', data: { entries: entries.length, reason },
+    internal: true, subject: {}, recorded_at: sync.localIso(),
+  });
+  announce(user);
 }
 
 async function showStorage() {
