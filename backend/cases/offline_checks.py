@@ -122,17 +122,12 @@ def case_dates(form: str, records: CaseRecords, locale: str) -> dict[str, Markup
         name = "visited_on"
 
         def visit(on: date) -> list[FieldError]:
-            return rules.check_prenatal_visit(
+            return rules.check_prenatal_visit_date(
                 visited_on=on,
                 registered_on=pregnancy.registered_on,
                 outcome_on=outcome.outcome_on if outcome else None,
                 lmp_or_none=lmp,
                 today=FAR,
-                bp_systolic=None,
-                bp_diastolic=None,
-                weight_kg=None,
-                fundal_height_cm=None,
-                fetal_heart_bpm=None,
             )
 
         first(visit, name, pregnancy.registered_on)
@@ -172,16 +167,7 @@ def case_dates(form: str, records: CaseRecords, locale: str) -> dict[str, Markup
         name = "visited_on"
 
         def postnatal(on: date) -> list[FieldError]:
-            return rules.check_postnatal_visit(
-                visited_on=on,
-                outcome_on=outcome.outcome_on,
-                today=FAR,
-                mother_temperature_c=None,
-                mother_bp_systolic=None,
-                mother_bp_diastolic=None,
-                infant_weight_g=None,
-                infant_temperature_c=None,
-            )
+            return rules.check_postnatal_visit_date(visited_on=on, outcome_on=outcome.outcome_on, today=FAR)
 
         first(postnatal, name, outcome.outcome_on)
     elif form == "close":

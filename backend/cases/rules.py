@@ -501,6 +501,31 @@ def check_prenatal_visit(
 
     A fetal heart rate outside 110–160 bpm is accepted; see `fetal_heart_flag`.
     """
+    return (
+        check_prenatal_visit_date(
+            visited_on=visited_on,
+            registered_on=registered_on,
+            outcome_on=outcome_on,
+            lmp_or_none=lmp_or_none,
+            today=today,
+        )
+        + check_bp("bp_systolic", "bp_diastolic", bp_systolic, bp_diastolic)
+        + check_range("weight_kg", weight_kg, MOTHER_WEIGHT_KG)
+        + check_range("fundal_height_cm", fundal_height_cm, FUNDAL_HEIGHT_CM)
+        + check_range("fetal_heart_bpm", fetal_heart_bpm, FETAL_HEART_BPM)
+    )
+
+
+def check_prenatal_visit_date(
+    *,
+    visited_on: date | None,
+    registered_on: date,
+    outcome_on: date | None,
+    lmp_or_none: date | None,
+    today: date,
+) -> list[FieldError]:
+    """The date of a prenatal visit: given, not in the future, between registration and outcome, at GA
+    0–45 weeks; at most one error."""
     errors = (
         check_required("visited_on", visited_on)
         or check_not_future("visited_on", visited_on, today)
@@ -519,13 +544,7 @@ def check_prenatal_visit(
         ga_days = (visited_on - lmp_or_none).days
         if ga_days > GA_MAX_DAYS:
             errors = _error("visited_on", GA_AT_VISIT.format(ga=_ga(ga_days)))
-    return (
-        errors
-        + check_bp("bp_systolic", "bp_diastolic", bp_systolic, bp_diastolic)
-        + check_range("weight_kg", weight_kg, MOTHER_WEIGHT_KG)
-        + check_range("fundal_height_cm", fundal_height_cm, FUNDAL_HEIGHT_CM)
-        + check_range("fetal_heart_bpm", fetal_heart_bpm, FETAL_HEART_BPM)
-    )
+    return errors
 
 
 def _number_or_error(field: str, value: object, label: Text) -> tuple[float | None, list[FieldError]]:
@@ -681,7 +700,18 @@ def check_postnatal_visit(
     The baby's weight may be 300–15000 g, not the birth weight's 300–8000 g: visits run until the baby is
     6 months (or 12) old.
     """
-    errors = (
+    return (
+        check_postnatal_visit_date(visited_on=visited_on, outcome_on=outcome_on, today=today)
+        + check_range("mother_temperature_c", mother_temperature_c, TEMPERATURE_C)
+        + check_bp("mother_bp_systolic", "mother_bp_diastolic", mother_bp_systolic, mother_bp_diastolic)
+        + check_range("infant_weight_g", infant_weight_g, INFANT_VISIT_WEIGHT_G)
+        + check_range("infant_temperature_c", infant_temperature_c, TEMPERATURE_C)
+    )
+
+
+def check_postnatal_visit_date(*, visited_on: date | None, outcome_on: date, today: date) -> list[FieldError]:
+    """The date of a postnatal visit: given, not in the future, not before the outcome; at most one error."""
+    return (
         check_required("visited_on", visited_on)
         or check_not_future("visited_on", visited_on, today)
         or check_not_before(
@@ -690,11 +720,4 @@ def check_postnatal_visit(
             outcome_on,
             _dated(POSTNATAL_VISIT_BEFORE_OUTCOME, outcome_on=outcome_on),
         )
-    )
-    return (
-        errors
-        + check_range("mother_temperature_c", mother_temperature_c, TEMPERATURE_C)
-        + check_bp("mother_bp_systolic", "mother_bp_diastolic", mother_bp_systolic, mother_bp_diastolic)
-        + check_range("infant_weight_g", infant_weight_g, INFANT_VISIT_WEIGHT_G)
-        + check_range("infant_temperature_c", infant_temperature_c, TEMPERATURE_C)
     )

@@ -303,19 +303,14 @@ def _dated_by_the_lmp(db: Session, edited: Pregnancy, today: date) -> list[Text]
         )
         said += [e.text for e in found if e.field == "outcome_on"]
     for visit in records.visits:
-        found = rules.check_prenatal_visit(
+        found = rules.check_prenatal_visit_date(
             visited_on=visit.visited_on,
             registered_on=edited.registered_on,
             outcome_on=outcome.outcome_on if outcome is not None else None,
             lmp_or_none=_lmp(edited),
             today=today,
-            bp_systolic=None,
-            bp_diastolic=None,
-            weight_kg=None,
-            fundal_height_cm=None,
-            fetal_heart_bpm=None,
         )
-        said += [e.text for e in found if e.field == "visited_on"]
+        said += [e.text for e in found]
     return list(dict.fromkeys(said))
 
 
@@ -363,9 +358,8 @@ def edit_registration(
             today=ctx.today,
         )
         _raise_if([FieldError(f"new-{e.field}", e.text) for e in errors])
-        if (
-            merged.lmp is None and "edd" in typed
-        ):  # the LMP is reckoned from the EDD, so are dates checked by it
+        # the LMP is reckoned from the EDD: so are the dates the rules check by it
+        if merged.lmp is None and "edd" in typed:
             _raise_if([FieldError("new-edd", text) for text in _dated_by_the_lmp(db, merged, ctx.today)])
     recorded_at = ctx.recorded_at or utcnow()
     # Every earlier edit counts, superseded or not: one superseded for another field may still hold the
