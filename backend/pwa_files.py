@@ -17,7 +17,7 @@ from litestar.exceptions import NotFoundException
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from backend.accounts.services import Actor
+from backend.accounts.services import EXPORT_REASON_MIN, EXPORT_REASON_REQUIRED, Actor
 from backend.cases import labels, queries
 from backend.cases import pages as case_pages
 from backend.cases.models import CaseChange, Closure, Correction, DueItem, Pregnancy
@@ -129,7 +129,9 @@ def pending_page(request: Request[Any, Any, State], db: Session, actor: Actor) -
     """待同步: the entries this phone holds for this user — see, correct, discard or export them. The list
     itself lives on the phone and is drawn there, with the fields named as the forms name them."""
     names = {name: text.in_(actor.locale) for name, text in labels.FIELDS.items()}
-    return case_pages.page(request, db, actor, "pending.html", {"field_labels": names})
+    reason = {"min": EXPORT_REASON_MIN, "message": EXPORT_REASON_REQUIRED.in_(actor.locale)}
+    context = {"field_labels": names, "export_reason": reason}
+    return case_pages.page(request, db, actor, "pending.html", context)
 
 
 @get("/offline/case", sync_to_thread=False)

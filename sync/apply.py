@@ -15,7 +15,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, update
 from sqlmodel import Session, SQLModel, col, select
 
-from backend.accounts.services import Actor, audit, audit_buffered, audit_unbuffered
+from backend.accounts.services import (
+    EXPORT_REASON_REQUIRED,
+    Actor,
+    audit,
+    audit_buffered,
+    audit_unbuffered,
+    export_reason,
+)
 from backend.cases import forms, queries, services
 from backend.cases.forms import REQUIRED
 from backend.cases.labels import field_label
@@ -507,20 +514,14 @@ def _discard(
     return {"status": "applied", "record_id": str(replaces)}
 
 
-EXPORT_REASON_MIN = 4
-EXPORT_REASON = Text(
-    "请写明导出的用途（至少4个字）", "Say why the entries are exported (at least 4 characters)"
-)
-
-
 def _export_note(db: Session, state: _Batch, raw: Any, device_id: str) -> dict[str, Any]:
     """The phone exported its pending entries to a file (the escape hatch): a personal list, so who did it,
     when and why go to the audit log (DOMAIN §7), even when the export was made with no signal."""
     locale = state.ctx.actor.locale
     data = raw if isinstance(raw, dict) else {}
-    reason = " ".join(str(data.get("reason") or "").split())[:300]
+    reason = export_reason(data.get("reason"))
     entries = data.get("entries")
-    errors = [] if len(reason) >= EXPORT_REASON_MIN else [FieldError("reason", EXPORT_REASON)]
+    errors = [] if reason is not None else [FieldError("reason", EXPORT_REASON_REQUIRED)]
     if not isinstance(entries, int) or isinstance(entries, bool) or not 0 <= entries <= 100_000:
         errors.append(FieldError("entries", NOT_AN_OBJECT))
     if errors:

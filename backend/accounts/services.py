@@ -287,6 +287,19 @@ def set_locale(db: Session, actor: Actor, locale: str) -> None:
         db.add(user)
 
 
+EXPORT_REASON_MIN = 4
+EXPORT_REASON_REQUIRED = Text(
+    "请写明导出的用途（至少4个字）", "Say why you export it (at least 4 characters)"
+)
+
+
+def export_reason(value: object) -> str | None:
+    """Why a personal list is exported, as the audit log keeps it (DOMAIN §7: logged with who and why): spaces
+    folded, at most 300 characters; None when shorter than EXPORT_REASON_MIN."""
+    reason = " ".join(str(value or "").split())[:300]
+    return reason if len(reason) >= EXPORT_REASON_MIN else None
+
+
 AUDIT_BUFFER = "suifang_audit_buffer"
 
 

@@ -14,7 +14,7 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from sqlmodel import Session
 
-from backend.accounts.services import Actor, audit
+from backend.accounts.services import EXPORT_REASON_REQUIRED, Actor, audit, export_reason
 from backend.cases.pages.shared import page
 from backend.cases.services import NotFound
 from backend.db import write_after_reading
@@ -30,10 +30,6 @@ from backend.scope import Scope, level_of, township_of
 from backend.web import app_state, require_role
 
 REVIEW_ROLES = ("township", "county")
-MIN_REASON = 4
-REASON_REQUIRED = Text(
-    "请写明导出名单的用途（至少4个字）", "Say why you need the list (at least 4 characters)"
-)
 
 
 def _page(
@@ -328,8 +324,8 @@ def _line_list(
     township = _township(db, actor, str(form.get("area", "")) or None)
     today = app_state(request).today()
     period = parse_period(str(form.get("period", "")), today)
-    reason = " ".join(str(form.get("reason", "")).split())[:300]
-    if len(reason) < MIN_REASON:
+    reason = export_reason(form.get("reason"))
+    if reason is None:
         return _page(
             request,
             db,
@@ -337,8 +333,8 @@ def _line_list(
             "review_linelist.html",
             {
                 **_common(request, actor, period, township),
-                "form": {"reason": reason},
-                "errors": {"reason": REASON_REQUIRED.in_(actor.locale)},
+                "form": {"reason": str(form.get("reason", ""))},
+                "errors": {"reason": EXPORT_REASON_REQUIRED.in_(actor.locale)},
             },
             status_code=422,
         )

@@ -99,14 +99,15 @@ async function render(user) {
 }
 
 /** The file holds names and ID numbers: like every export of a personal list it says why, and the server logs
-    who and why (an `export_note` op, sent with the next sync — PROTOCOL.md §3). */
-async function exportEntries(user) {
-  const asked = window.prompt(t('请写明导出的用途（至少4个字），例如“手机要维修，先备份”：',
-    'Say why you export them (at least 4 characters), e.g. "phone going for repair, backup first":'));
-  const reason = (asked || '').trim().replace(/\s+/g, ' ');
+    who and why (an `export_note` op, sent with the next sync — PROTOCOL.md §3); the rule and its words are the
+    server's, on the button. */
+async function exportEntries(user, button) {
+  const { reasonMin, reasonMessage } = button.dataset;
+  const asked = window.prompt(`${reasonMessage}${t('，例如“手机要维修，先备份”：', ', e.g. "phone going for repair, backup first":')}`);
   if (asked === null) return;
-  if (reason.length < 4) {
-    window.alert(t('请写明导出的用途（至少4个字）', 'Say why the entries are exported (at least 4 characters)'));
+  const reason = asked.trim().replace(/\s+/g, ' ');
+  if (reason.length < Number(reasonMin)) {
+    window.alert(reasonMessage);
     return;
   }
   const entries = (await outbox.forUser(user)).filter((e) => !e.internal);
@@ -144,7 +145,8 @@ async function showStorage() {
 export function startPendingPage(user, syncNow) {
   render(user);
   showStorage();
-  document.getElementById('export-pending')?.addEventListener('click', () => exportEntries(user));
+  const exporter = document.getElementById('export-pending');
+  exporter?.addEventListener('click', () => exportEntries(user, exporter));
   document.getElementById('sync-now')?.addEventListener('click', () => syncNow('manual'));
   return () => render(user);
 }
