@@ -49,11 +49,12 @@ self.addEventListener('fetch', (event) => {
   const url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
   if (request.method === 'POST' && request.mode === 'navigate' && url.pathname === '/login') {
-    event.respondWith(signIn(request));
+    event.respondWith(signInOrOut(request, { deletePages: false, whenOffline: '/offline' }));
     return;
   }
   if (request.method === 'POST' && request.mode === 'navigate' && url.pathname === '/logout') {
-    event.respondWith(signOut(request));
+    // the settings page says why, as the page itself does when it knows it is offline
+    event.respondWith(signInOrOut(request, { deletePages: true, whenOffline: '/settings?signout=offline' }));
     return;
   }
   if (request.method !== 'GET') return;
@@ -116,35 +117,20 @@ async function noteUser(user) {
   }
 }
 
-/** Signing out deletes the user's pages, but only once the server has ended her session: without a
-    connection she is still signed in there, so she keeps her pages and goes back to the settings page, which
-    says why (the page itself refuses first when the phone knows it is offline). */
-async function signOut(request) {
-  let response;
-  try {
-    response = await fetch(request);
-  } catch (err) {
-    return Response.redirect('/settings?signout=offline', 303);
-  }
-  // A navigation's redirect (303 to /login) comes back opaque: it is the server's "signed out".
-  if (response.ok || response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
-    await forgetUser(true);
-  }
-  return response;
-}
-
-/** Whoever signs in next must not be shown these pages: the phone forgets whose they are once the server has
-    let someone in (its redirect). A sign-in whose answer never comes changes nothing on the phone — the pages
-    stay hers and readable offline — and shows the app's own no-signal page, never the browser's error. */
-async function signIn(request) {
+/** Signing in or out as the server answers it (its redirect; a navigation's comes back opaque). Whoever
+    signs in next must not be shown these pages, so the phone then forgets whose they are; signing out also
+    deletes them. A request that does not get through changes nothing on the phone: she is still signed in
+    there, or still the one whose pages these are, and readable offline; she is sent to a page of the app that
+    says why (`whenOffline`), never the browser's error. */
+async function signInOrOut(request, { deletePages, whenOffline }) {
   let response;
   try {
     response = await fetch(request, { signal: limit(PAGE_FETCH_TIMEOUT_MS) });
   } catch (err) {
-    return Response.redirect('/offline', 303);
+    return Response.redirect(whenOffline, 303);
   }
   if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
-    await forgetUser(false);
+    await forgetUser(deletePages);
   }
   return response;
 }

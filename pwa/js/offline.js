@@ -109,9 +109,12 @@ function showError(form, name, message) {
   }
 }
 
+const outboxChanged = (entry) => new BroadcastChannel(sync.channelName)
+  .postMessage({ type: 'outbox-changed', user: entry.user_id });
+
 /** Tell the other tabs and the worker the outbox changed, and ask for a sync. */
 async function announce(entry) {
-  new BroadcastChannel(sync.channelName).postMessage({ type: 'outbox-changed', user: entry.user_id });
+  outboxChanged(entry);
   if ('serviceWorker' in navigator) {
     const registration = await navigator.serviceWorker.getRegistration();
     await sync.requestBackgroundSync(registration);
@@ -127,11 +130,8 @@ async function queue(entry) {
     on the phone (shown when the server's own page is slow to come) shows it done, not still to do. */
 async function savedOnline(entry) {
   await outbox.remove(entry.op_id);
-  const key = `synced:${entry.user_id}`;
-  const done = { op_id: entry.op_id, kind: entry.kind, data: entry.data, subject: entry.subject, status: 'applied',
-    winner: null, at: new Date().toISOString() };
-  await outbox.setMeta(key, ((await outbox.getMeta(key)) || []).concat([done]).slice(-100));
-  new BroadcastChannel(sync.channelName).postMessage({ type: 'outbox-changed', user: entry.user_id });
+  await sync.rememberSynced(entry.user_id, [sync.syncedItem(entry)]);
+  outboxChanged(entry);
 }
 
 function saving(form, busy) {
@@ -166,7 +166,7 @@ async function saveEdit(old, form, data) {
   } else {
     await outbox.put(base);
   }
-  new BroadcastChannel(sync.channelName).postMessage({ type: 'outbox-changed', user: old.user_id });
+  outboxChanged(old);
   sessionStorage.setItem(FLASH, 'queued');
   location.assign('/pending');
 }

@@ -109,6 +109,21 @@
     return out;
   }
 
+  /** An entry the server holds now, as the phone remembers it (pages kept before it show it done). */
+  function syncedItem(entry, status = 'applied', winner = null) {
+    return {
+      op_id: entry.op_id, kind: entry.kind, data: entry.data, subject: entry.subject, status, winner,
+      at: new Date().toISOString(),
+    };
+  }
+
+  /** Remember these as synced lately (the last 100). */
+  async function rememberSynced(user, items) {
+    if (!items.length) return;
+    const recent = ((await outbox.getMeta(`synced:${user}`)) || []).concat(items).slice(-100);
+    await outbox.setMeta(`synced:${user}`, recent);
+  }
+
   /** Record the server's answer to each entry; the entries that reached the server leave the outbox. */
   async function record(entries, results, report) {
     for (const [i, entry] of entries.entries()) {
@@ -118,12 +133,7 @@
       const status = result.status === 'duplicate' ? (result.original || 'applied') : result.status;
       if (status === 'applied' || status === 'conflict') {
         await outbox.remove(entry.op_id);
-        if (!entry.internal) {
-          report.synced.push({
-            op_id: entry.op_id, kind: entry.kind, data: entry.data, subject: entry.subject, status,
-            winner: result.winner || null, at: new Date().toISOString(),
-          });
-        }
+        if (!entry.internal) report.synced.push(syncedItem(entry, status, result.winner || null));
       } else if (status === 'rejected' && entry.internal) {
         await outbox.remove(entry.op_id); // a `discard` the server had no use for: nothing left to do
       } else if (status === 'rejected') {
@@ -156,10 +166,7 @@
     };
     if (state.state !== 'failed') saved.error = state.error || null;
     await outbox.setMeta(`sync:${user}`, saved);
-    if (report && report.synced.length) {
-      const recent = ((await outbox.getMeta(`synced:${user}`)) || []).concat(report.synced).slice(-100);
-      await outbox.setMeta(`synced:${user}`, recent);
-    }
+    if (report) await rememberSynced(user, report.synced);
     announce({ type: 'sync-state', user, ...saved, synced: report ? report.synced : [] });
     return { ...saved, applied: report ? report.synced.length : 0, rejectedNow: report ? report.rejected : 0 };
   }
@@ -241,6 +248,7 @@
   }
 
   globalThis.suifang.sync = {
-    run, running, counts, requestBackgroundSync, outcomeOnPhone, localIso, TAG, channelName: 'suifang',
+    run, running, counts, requestBackgroundSync, outcomeOnPhone, localIso, syncedItem, rememberSynced, TAG,
+    channelName: 'suifang',
   };
 })();
