@@ -137,6 +137,8 @@ def require_role(actor: Actor, *roles: str) -> None:
 
 
 def make_jinja() -> Environment:
+    from backend.cases.rules import fetal_heart_flag
+
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(default=True, default_for_string=True),
@@ -151,7 +153,7 @@ def make_jinja() -> Environment:
         fmt_date=_fmt_date,
         ga=_ga,
         checks=_checks,
-        fetal_heart_flag=_fetal_heart_flag,
+        fetal_heart_flag=fetal_heart_flag,  # accepted, but shown marked (DOMAIN §3)
     )
     from backend.lib.masking import mask_phone
 
@@ -174,13 +176,6 @@ def _label(ctx: Any, category: str, key: str | None) -> str:
     from backend.cases.labels import label
 
     return label(category, key, ctx.get("locale", DEFAULT_LOCALE))
-
-
-def _fetal_heart_flag(bpm: float | None) -> bool:
-    """A fetal heart rate outside 110–160 bpm, shown marked (DOMAIN §3: accepted, but flagged)."""
-    from backend.cases.rules import fetal_heart_flag
-
-    return fetal_heart_flag(bpm)
 
 
 @pass_context

@@ -390,7 +390,8 @@ def case_view(
     db: Session, scope: Scope, woman_id: uuid.UUID, *, with_timeline: bool = False
 ) -> CaseView | None:
     """One woman's case: her pregnancies, the current one's records and due items (and, for the case page,
-    the timeline with voided records and registration edits)."""
+    the timeline with voided records and registration edits, and the babies of her earlier pregnancies still
+    followed)."""
     woman = woman_in_scope(db, scope, woman_id)
     if woman is None:
         return None
@@ -415,9 +416,10 @@ def case_view(
         else []
     )
     view = CaseView(woman, pregnancies, current, records, items)
-    view.earlier_babies = _earlier_babies(db, [p for p in pregnancies if p is not current])
-    if with_timeline and current is not None and records is not None:
-        view.timeline = timeline(db, woman, current, records)
+    if with_timeline:  # the case page; the forms need neither
+        view.earlier_babies = _earlier_babies(db, [p for p in pregnancies if p is not current])
+        if current is not None and records is not None:
+            view.timeline = timeline(db, woman, current, records)
     return view
 
 

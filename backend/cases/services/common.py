@@ -73,7 +73,7 @@ TRANSFER_FIXED = Text(
 )
 
 
-EDD_FROM_LMP = timedelta(days=280)
+EDD_FROM_LMP = timedelta(days=rules.EDD_DAYS_AFTER_LMP)
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,7 @@ from backend.areas.models import Area
 from backend.cases import rules
 from backend.cases.forms import ClosureInput, OutcomeInput, PostnatalInput
 from backend.cases.models import CaseChange, Closure, Infant, Outcome, PostnatalVisit, Woman
-from backend.cases.rules import (
-    is_high_risk_newborn as is_high_risk_newborn,
-)  # moved to rules; kept importable
+from backend.cases.rules import is_high_risk_newborn as is_high_risk_newborn  # moved to rules; re-exported
 from backend.cases.schedule_store import CaseRecords, refresh_due_items
 from backend.cases.services.common import (
     CLOSED_BEFORE_REGISTRATION,
