@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 from sqlmodel import Session
 
-from backend.cases.models import Pregnancy
+from backend.cases.models import Infant, Pregnancy
 from backend.cases.schedule_store import item_of
 from backend.lib.clock import local_today
 from backend.lib.i18n import ValidationFailed
@@ -28,7 +28,7 @@ from tests.page_client import Pages
 DAY = timedelta(days=1)
 
 
-def born_and_bereaved(db: Session, cast: Cast, today: date) -> tuple[Pregnancy, object]:
+def born_and_bereaved(db: Session, cast: Cast, today: date) -> tuple[Pregnancy, Infant]:
     """A birth 20 days ago; the mother died two days after it."""
     born = today - 20 * DAY
     lmp = born - 270 * DAY
@@ -40,6 +40,22 @@ def born_and_bereaved(db: Session, cast: Cast, today: date) -> tuple[Pregnancy, 
     make_closure(db, ctx, pregnancy, "died", closed_on=(born + 2 * DAY).isoformat(), reason="产后出血")
     db.commit()
     return pregnancy, infants_of(db, pregnancy)[0]
+
+
+def born_then_pregnant_again(db: Session, cast: Cast, today: date) -> tuple[Pregnancy, Infant]:
+    """A girl born 100 days ago (her 3-month visit is due); her mother pregnant again, registered today."""
+    born = today - 100 * DAY
+    lmp = born - 270 * DAY
+    ctx = cast.ctx(cast.cadre_a, db, born)
+    earlier = make_registration(
+        db, ctx, VILLAGE_A, lmp=lmp.isoformat(), registered_on=(lmp + 60 * DAY).isoformat()
+    )
+    make_outcome(db, ctx, earlier, born, [("2", "3300")])
+    again = cast.ctx(cast.cadre_a, db, today)
+    next_lmp = (today - 50 * DAY).isoformat()
+    make_registration(db, again, VILLAGE_A, woman_id=str(earlier.woman_id), lmp=next_lmp)
+    db.commit()
+    return earlier, infants_of(db, earlier)[0]
 
 
 def test_after_the_mothers_death_her_babys_visits_and_death_are_still_recorded(
@@ -55,11 +71,11 @@ def test_after_the_mothers_death_her_babys_visits_and_death_are_still_recorded(
         make_postnatal(db, ctx, pregnancy, "1w", None, visited_on=today.isoformat())
     assert [e.field for e in refused.value.errors] == ["pregnancy_id"]
     with pytest.raises(ValidationFailed):  # and the case is not closed a second way
-        make_closure(db, ctx, pregnancy, "lost", infant_id=str(baby.id))  # type: ignore[attr-defined]
-    make_closure(db, ctx, pregnancy, "died", infant_id=str(baby.id), reason="肺炎")  # type: ignore[attr-defined]
+        make_closure(db, ctx, pregnancy, "lost", infant_id=str(baby.id))
+    make_closure(db, ctx, pregnancy, "died", infant_id=str(baby.id), reason="肺炎")
     db.commit()
 
-    states = {i.kind: state_of(item_of(i), today) for i in items_of(db, pregnancy, infant=baby)}  # type: ignore[arg-type]
+    states = {i.kind: state_of(item_of(i), today) for i in items_of(db, pregnancy, infant=baby)}
     assert states["infant_2w"] in (State.DONE_ON_TIME, State.DONE_LATE)
     assert not {State.DUE, State.UPCOMING, State.OVERDUE} & set(states.values())  # nothing left to do
 
@@ -68,17 +84,8 @@ def test_after_her_next_pregnancy_is_registered_her_earlier_baby_is_still_visite
     db: Session, cast: Cast
 ) -> None:
     today = date(2026, 11, 20)
-    born = today - 100 * DAY
-    lmp = born - 270 * DAY
-    ctx = cast.ctx(cast.cadre_a, db, born)
-    earlier = make_registration(
-        db, ctx, VILLAGE_A, lmp=lmp.isoformat(), registered_on=(lmp + 60 * DAY).isoformat()
-    )
-    make_outcome(db, ctx, earlier, born, [("2", "3300")])
-    baby = infants_of(db, earlier)[0]
+    earlier, baby = born_then_pregnant_again(db, cast, today)
     ctx = cast.ctx(cast.cadre_a, db, today)
-    make_registration(db, ctx, VILLAGE_A, woman_id=str(earlier.woman_id), lmp=(today - 50 * DAY).isoformat())
-    db.commit()
     db.refresh(earlier)
     assert (earlier.status, earlier.close_reason) == ("closed", "completed")
 
@@ -95,29 +102,13 @@ def test_the_case_page_offers_the_babys_visits_after_her_mother_died(
 ) -> None:
     pregnancy, baby = born_and_bereaved(db, cast, local_today("Asia/Shanghai"))
     page = pages.client(cast.cadre_a).get(f"/women/{pregnancy.woman_id}").text
-    assert f"/p/{pregnancy.id}/postnatal?infant={baby.id}" in page  # type: ignore[attr-defined]
-    assert f"/p/{pregnancy.id}/close?kind=died&amp;infant={baby.id}" in page  # type: ignore[attr-defined]
+    assert f"/p/{pregnancy.id}/postnatal?infant={baby.id}" in page
+    assert f"/p/{pregnancy.id}/close?kind=died&amp;infant={baby.id}" in page
     assert "登记她的新一次妊娠" not in page  # she died
 
 
 def test_the_case_page_shows_her_earlier_baby_still_followed(db: Session, cast: Cast, pages: Pages) -> None:
-    today = local_today("Asia/Shanghai")
-    born = today - 100 * DAY
-    lmp = born - 270 * DAY
-    ctx = cast.ctx(cast.cadre_a, db, born)
-    earlier = make_registration(
-        db, ctx, VILLAGE_A, lmp=lmp.isoformat(), registered_on=(lmp + 60 * DAY).isoformat()
-    )
-    make_outcome(db, ctx, earlier, born, [("2", "3300")])
-    baby = infants_of(db, earlier)[0]
-    make_registration(
-        db,
-        cast.ctx(cast.cadre_a, db, today),
-        VILLAGE_A,
-        woman_id=str(earlier.woman_id),
-        lmp=(today - 50 * DAY).isoformat(),
-    )
-    db.commit()
+    earlier, baby = born_then_pregnant_again(db, cast, local_today("Asia/Shanghai"))
     page = pages.client(cast.cadre_a).get(f"/women/{earlier.woman_id}").text
     section = page.split('id="earlier-babies"', 1)[1]
     assert "上次妊娠的婴儿" in page
