@@ -40,6 +40,14 @@ def _begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def transaction_root(db: Session) -> Any:
+    """The session's outermost transaction (None outside one): what a lock taken in it lasts as long as."""
+    root = db.get_transaction()
+    while root is not None and root.parent is not None:
+        root = root.parent
+    return root
+
+
 def begin_writing(db: Session) -> None:
     """Start the session's next transaction holding SQLite's write lock (BEGIN IMMEDIATE), for a unit of work
     that reads, then writes a lot: a sync batch. With a plain BEGIN, two phones syncing at once both read,

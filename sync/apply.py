@@ -26,6 +26,7 @@ from backend.accounts.services import (
 from backend.cases import forms, queries, services
 from backend.cases.forms import REQUIRED
 from backend.cases.labels import field_label
+from backend.cases.locks import lock_for_writing
 from backend.cases.models import (
     Closure,
     Correction,
@@ -337,6 +338,8 @@ def _apply_all(
     db: Session, batch: BatchContext, ops: Sequence[Any], *, careful: bool
 ) -> tuple["_Batch", list[dict[str, Any]]]:
     state = _Batch(batch, careful)
+    named_by_all = _records_named(op for op in ops if isinstance(op, dict))
+    lock_for_writing(db, [*named_by_all[Woman], *named_by_all[Pregnancy]])  # before the first read: locks.py
     known = _known_operations(db, ops)
     new_ops = [op for op in ops if isinstance(op, dict) and _uuid_or_none(op.get("op_id")) not in known]
     buffered = nullcontext() if careful else audit_buffered(db)

@@ -26,6 +26,7 @@ from backend.cases.models import (
     RiskGrade,
 )
 from backend.cases.prefetch import chunks
+from backend.db import transaction_root
 from backend.lib.clock import utcnow
 from backend.lib.parsing import parse_date
 from backend.schedule import (
@@ -269,9 +270,7 @@ def hold_feed_lock(session: Session) -> None:
     """A transaction writing to the change feed holds the feed lock, shared, till it ends (PostgreSQL hands
     out sequence numbers before commit; sync.pull.committed_ceiling takes the lock exclusively, so a cursor
     never passes a change whose transaction is still open). Called by whatever writes case_change rows."""
-    root = session.get_transaction()
-    while root is not None and root.parent is not None:
-        root = root.parent
+    root = transaction_root(session)
     if root is None or session.info.get(FEED_LOCK_HELD) is root:
         return
     if session.get_bind().dialect.name == "postgresql":

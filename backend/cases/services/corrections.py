@@ -22,6 +22,7 @@ from backend.cases.forms import (
     Reader,
     clean_text,
 )
+from backend.cases.locks import lock_for_writing
 from backend.cases.models import (
     CaseChange,
     Closure,
@@ -100,6 +101,7 @@ CORRECTABLE_FIELDS: dict[str, tuple[type[FieldRecord], tuple[str, ...]]] = {
 def correct_record(db: Session, ctx: WriteContext, data: CorrectionInput) -> Written:
     """Amend or void a visit, outcome, grade or closure with a reason. The original row is never changed:
     the correction is a new record and the history stays readable."""
+    _lock_case_of(db, data.target_type, data.target_id)
     if (row := stored(db, Correction, data.id)) is not None:
         if not ctx.actor.scope.covers(row.village_code):
             raise NotFound(str(data.id))
@@ -145,6 +147,15 @@ def correct_record(db: Session, ctx: WriteContext, data: CorrectionInput) -> Wri
     if data.target_type in ("closure", "outcome"):
         _sync_case_status(db, pregnancy)
     return written
+
+
+def _lock_case_of(db: Session, target_type: str, target_id: uuid.UUID) -> None:
+    """Take the lock of the pregnancy a corrected record belongs to (it never changes: records are
+    append-only) before anything of the case is read."""
+    model = CORRECTABLE_FIELDS[target_type][0] if target_type in CORRECTABLE_FIELDS else None
+    target = stored(db, model, target_id) if model is not None else None
+    if target is not None:
+        lock_for_writing(db, [target.pregnancy_id])  # type: ignore[attr-defined]
 
 
 def _sync_case_status(db: Session, pregnancy: Pregnancy) -> None:
@@ -326,6 +337,7 @@ def edit_registration(
     """Edit a registration field of a woman or pregnancy (name, phone, address, EDD, …). Two devices editing
     the same field: the edit made later on its device wins; the earlier stays in history marked superseded,
     listed for the township supervisor."""
+    lock_for_writing(db, [target_id])
     if (row := stored(db, Correction, edit_id)) is not None:
         if not ctx.actor.scope.covers(row.village_code):
             raise NotFound(str(edit_id))

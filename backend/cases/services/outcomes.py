@@ -9,6 +9,7 @@ from backend.accounts.services import audit
 from backend.areas.models import Area
 from backend.cases import rules
 from backend.cases.forms import ClosureInput, OutcomeInput, PostnatalInput
+from backend.cases.locks import lock_for_writing
 from backend.cases.models import CaseChange, Closure, Infant, Outcome, PostnatalVisit, Woman
 from backend.cases.rules import is_high_risk_newborn as is_high_risk_newborn  # moved to rules; re-exported
 from backend.cases.schedule_store import CaseRecords, refresh_due_items
@@ -60,6 +61,7 @@ def check_outcome_of(
 
 def record_outcome(db: Session, ctx: WriteContext, data: OutcomeInput) -> Written:
     """妊娠结局 with its babies: one form for one or more babies; ends prenatal follow-up."""
+    lock_for_writing(db, [data.pregnancy_id])
     if (row := _existing(db, Outcome, data.id, ctx.actor)) is not None:
         return Written(row.id, row.pregnancy_id, duplicate=True)  # type: ignore[attr-defined]
     pregnancy = pregnancy_in_scope(db, ctx.actor, data.pregnancy_id)
@@ -122,6 +124,7 @@ def record_outcome(db: Session, ctx: WriteContext, data: OutcomeInput) -> Writte
 
 def record_postnatal_visit(db: Session, ctx: WriteContext, data: PostnatalInput) -> Written:
     """产后访视: the mother, one baby, or both, for the milestone the cadre chose."""
+    lock_for_writing(db, [data.pregnancy_id])
     if (row := _existing(db, PostnatalVisit, data.id, ctx.actor)) is not None:
         return Written(row.id, row.pregnancy_id, duplicate=True)  # type: ignore[attr-defined]
     pregnancy = pregnancy_in_scope(db, ctx.actor, data.pregnancy_id)
@@ -153,6 +156,7 @@ def as_fields(data: PostnatalInput) -> dict[str, object]:
 
 def close_case(db: Session, ctx: WriteContext, data: ClosureInput) -> Written:
     """Transfer to another village, moved out (迁出), lost to follow-up (失访) or death (mother or baby)."""
+    lock_for_writing(db, [data.pregnancy_id])
     if (row := _existing(db, Closure, data.id, ctx.actor)) is not None:
         return Written(row.id, row.pregnancy_id, duplicate=True)  # type: ignore[attr-defined]
     pregnancy = pregnancy_in_scope(db, ctx.actor, data.pregnancy_id)

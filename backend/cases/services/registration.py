@@ -8,6 +8,7 @@ from sqlmodel import Session
 from backend.accounts.services import audit
 from backend.cases import rules
 from backend.cases.forms import RegistrationInput
+from backend.cases.locks import lock_for_writing
 from backend.cases.models import Pregnancy, RiskGrade, Woman
 from backend.cases.prefetch import rows_by, stored
 from backend.cases.schedule_store import CaseRecords, refresh_due_items
@@ -30,6 +31,7 @@ from backend.schedule import CURRENT_VERSION
 
 def register_pregnancy(db: Session, ctx: WriteContext, data: RegistrationInput) -> Written:
     """登记: a new woman (or a known one, by her UUID) with a new pregnancy and optionally a first grade."""
+    lock_for_writing(db, [data.woman_id, data.pregnancy_id])
     if stored(db, Pregnancy, data.pregnancy_id) is not None:
         _existing(db, Pregnancy, data.pregnancy_id, ctx.actor)
         return Written(data.pregnancy_id, data.pregnancy_id, duplicate=True)
@@ -115,6 +117,7 @@ def register_pregnancy(db: Session, ctx: WriteContext, data: RegistrationInput) 
 def _close_finished_pregnancy(db: Session, woman_id: uuid.UUID, on: date) -> None:
     """A new pregnancy ends the follow-up of an earlier one that already has its outcome; an earlier one
     still without an outcome blocks the registration (at most one open pregnancy per woman)."""
+    lock_for_writing(db, [p.id for p in rows_by(db, Pregnancy, "woman_id", woman_id)])
     earlier = [p for p in rows_by(db, Pregnancy, "woman_id", woman_id) if p.status == "open"]
     if any(CaseRecords(db, p).outcome is None for p in earlier):  # checked before anything is written
         raise _fail("name", ALREADY_OPEN)

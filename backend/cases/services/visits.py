@@ -4,6 +4,7 @@ from sqlmodel import Session
 
 from backend.cases import rules
 from backend.cases.forms import PrenatalVisitInput, RiskInput
+from backend.cases.locks import lock_for_writing
 from backend.cases.models import PrenatalVisit, RiskGrade
 from backend.cases.schedule_store import CaseRecords
 from backend.cases.services.common import (
@@ -22,6 +23,7 @@ from backend.cases.services.common import (
 
 def record_prenatal_visit(db: Session, ctx: WriteContext, data: PrenatalVisitInput) -> Written:
     """产前随访: a home, township, phone or urged visit, or a standard check attended."""
+    lock_for_writing(db, [data.pregnancy_id])
     if (row := _existing(db, PrenatalVisit, data.id, ctx.actor)) is not None:
         return Written(row.id, row.pregnancy_id, duplicate=True)  # type: ignore[attr-defined]
     pregnancy = pregnancy_in_scope(db, ctx.actor, data.pregnancy_id)
@@ -66,6 +68,7 @@ def record_prenatal_visit(db: Session, ctx: WriteContext, data: PrenatalVisitInp
 
 def set_risk_grade(db: Session, ctx: WriteContext, data: RiskInput) -> Written:
     """五色分级: a new grading; the latest one counts."""
+    lock_for_writing(db, [data.pregnancy_id])
     if (row := _existing(db, RiskGrade, data.id, ctx.actor)) is not None:
         return Written(row.id, row.pregnancy_id, duplicate=True)  # type: ignore[attr-defined]
     pregnancy = pregnancy_in_scope(db, ctx.actor, data.pregnancy_id)
