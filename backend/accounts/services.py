@@ -130,10 +130,24 @@ def authenticate(
 ) -> User:
     """Check a phone number and password; count failures and lock the account after five in a row. With
     `checked` (from `check_password`, for the same phone and password) the hash is not computed again,
-    unless the password changed in between."""
+    unless the password changed in between.
+
+    The account's row is read locked (PostgreSQL; on SQLite the sign-in's transaction holds the database):
+    guesses sent in parallel would otherwise each count from the same stale number of failures — five at
+    once counted as one — and one arriving while another locks the account would not see the lock, and
+    would even unlock it on success. Each now waits for the one before it and reads what it recorded."""
     now = now or utcnow()
     normalised = normalise_phone(phone)
-    user = db.exec(select(User).where(User.phone == normalised)).first() if normalised else None
+    user = (
+        db.exec(
+            select(User)
+            .where(User.phone == normalised)
+            .with_for_update(key_share=True)  # FOR NO KEY UPDATE: rows that only refer to her need not wait
+            .execution_options(populate_existing=True)
+        ).first()
+        if normalised
+        else None
+    )
     if user is None or not user.active:
         if checked is None:
             _verify(_DUMMY_HASH, password)  # same work whether or not the account exists

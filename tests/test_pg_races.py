@@ -1,0 +1,148 @@
+"""Two requests writing the same thing outside a case at the same moment — two guesses at one password, a form
+sent twice, a browser subscribing from its page and its service worker — end as if one had gone first: every
+failure counted, nothing doubled, never a server error.
+
+On SQLite a writing request holds the database from its start (BEGIN IMMEDIATE), so the second simply waits.
+On PostgreSQL two transactions run side by side: a second one that checks before the first has committed, then
+writes, counts from a stale value or clashes with the first's row. Each test holds the first writer's
+transaction open until the second has finished or is waiting for a lock, then lets the first commit. (The
+alert job's claims are checked by test_alerts_engine.py's two concurrent runs; writes to a case by
+test_same_case_concurrency.py.)"""
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy import Engine, text, update
+from sqlmodel import Session, col
+
+from backend.accounts import services
+from backend.accounts.models import User
+from backend.accounts.services import MAX_FAILED_LOGINS
+from backend.db import begin_writing, session_scope
+from backend.lib.i18n import ValidationFailed
+from tests.conftest import PASSWORD, Cast
+
+T = TypeVar("T")
+
+
+def side_by_side(engine: Engine, first: Callable[[Session], object], second: Callable[[], T]) -> T:
+    """`first` written and flushed in a transaction that began writing, then `second` (which commits its own)
+    started while `first` is still uncommitted; `first` commits only once `second` has finished or is waiting
+    for a lock (PostgreSQL) or for the write lock (SQLite). Returns what `second` returned."""
+    with Session(engine, expire_on_commit=False) as session:
+        begin_writing(session)
+        first(session)
+        session.flush()
+        outcome: list[T] = []
+        errors: list[BaseException] = []
+        done = threading.Event()
+
+        def run_second() -> None:
+            try:
+                outcome.append(second())
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+            finally:
+                done.set()
+
+        thread = threading.Thread(target=run_second)
+        thread.start()
+        wait_until(lambda: done.is_set() or waiting_for_a_lock(engine))
+        session.commit()
+    thread.join(timeout=60)
+    assert done.is_set()
+    assert not errors, errors
+    return outcome[0]
+
+
+def waiting_for_a_lock(engine: Engine) -> bool:
+    """Another session of this database is waiting for a lock. SQLite cannot say: a writer waiting for the
+    write lock sits in the busy handler, so after a moment it is taken to be waiting."""
+    if engine.dialect.name != "postgresql":
+        time.sleep(1.0)
+        return True
+    with engine.connect() as conn:
+        waiting = conn.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"
+            )
+        ).scalar_one()
+    return bool(waiting)
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the second writer neither finished nor waited"
+        time.sleep(0.02)
+
+
+def writing(engine: Engine, write: Callable[[Session], T]) -> Callable[[], T]:
+    """`write` in a transaction of its own that begins writing and commits, as a request's does."""
+
+    def run() -> T:
+        with session_scope(engine) as db:
+            begin_writing(db)
+            return write(db)
+
+    return run
+
+
+def stored_user(engine: Engine, user_id: uuid.UUID) -> User:
+    with Session(engine) as db:
+        user = db.get(User, user_id)
+        assert user is not None
+        return user
+
+
+# -- sign-in ------------------------------------------------------------------------------------------------
+
+
+def sign_in(engine: Engine, db: Session, phone: str, password: str) -> str:
+    """A sign-in as the login page makes it: the password hashed in a transaction that only reads, the outcome
+    recorded in `db`. "signed in", or the refusal's messages."""
+    with Session(engine) as reading:
+        checked = services.check_password(reading, phone, password)
+    try:
+        user = services.authenticate(db, phone, password, checked=checked)
+    except ValidationFailed as exc:
+        return "; ".join(e.text.in_("en") for e in exc.errors)
+    services.start_session(db, user, days=30)
+    return "signed in"
+
+
+def test_two_wrong_passwords_at_once_both_count_towards_the_lockout(engine: Engine, cast: Cast) -> None:
+    """Guesses sent in parallel must each count: counted as one, an attacker would get far more than five
+    tries before the lockout."""
+    phone = cast.cadre_a.phone
+    answer = side_by_side(
+        engine,
+        lambda db: sign_in(engine, db, phone, "wrong-guess-1"),
+        writing(engine, lambda db: sign_in(engine, db, phone, "wrong-guess-2")),
+    )
+    assert answer == "Wrong phone number or password"
+    assert stored_user(engine, cast.cadre_a.id).failed_logins == 2
+
+
+def test_the_right_password_guessed_while_another_guess_locks_the_account_is_refused(
+    engine: Engine, cast: Cast
+) -> None:
+    """One wrong guess short of the lockout, an attacker sends two more at once: the wrong one locks the
+    account, so the other — the right password — must be refused too, and the account stay locked."""
+    with Session(engine) as db:
+        db.execute(
+            update(User).where(col(User.id) == cast.cadre_a.id).values(failed_logins=MAX_FAILED_LOGINS - 1)
+        )
+        db.commit()
+    phone = cast.cadre_a.phone
+    answer = side_by_side(
+        engine,
+        lambda db: sign_in(engine, db, phone, "wrong-guess"),
+        writing(engine, lambda db: sign_in(engine, db, phone, PASSWORD)),
+    )
+    assert answer.startswith("Too many wrong passwords")
+    assert stored_user(engine, cast.cadre_a.id).locked_until is not None
