@@ -1,4 +1,5 @@
-"""The `suifang` command: run, migrate, demo, create-user, import-areas, alerts run, vapid."""
+"""The `suifang` command: run, migrate, demo, create-user, import-areas, alerts run, vapid, schedule
+replan."""
 
 import argparse
 import csv
@@ -151,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     from backend.alerts.commands import add_commands as add_alert_commands
 
     add_alert_commands(sub)  # alerts run, vapid
+    from backend.cases.commands import add_commands as add_schedule_commands
+
+    add_schedule_commands(sub)  # schedule replan
     return parser
 
 

@@ -31,7 +31,7 @@ def _engine(data_dir: Path):  # type: ignore[no-untyped-def]
 
 def test_help_lists_every_command() -> None:
     text_ = build_parser().format_help()
-    for command in ("run", "migrate", "demo", "create-user", "import-areas"):
+    for command in ("run", "migrate", "demo", "create-user", "import-areas", "alerts", "vapid", "schedule"):
         assert command in text_
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
 from backend.cases import rules
+from backend.cases.locks import lock_for_writing
 from backend.cases.models import (
     CaseChange,
     Closure,
@@ -323,7 +324,7 @@ def deferred_refresh(db: Session) -> Iterator[None]:
 
 def _refresh_now(db: Session, pregnancy: Pregnancy) -> CaseRecords:
     db.flush()  # the record just added is one of the facts
-    return _refresh(db, [pregnancy])[0]
+    return _refresh(db, [pregnancy])[0][0]
 
 
 def refresh_many(db: Session, pregnancy_ids: Sequence[uuid.UUID]) -> None:
@@ -335,21 +336,44 @@ def refresh_many(db: Session, pregnancy_ids: Sequence[uuid.UUID]) -> None:
             _refresh(db, pregnancies)
 
 
-def _refresh(db: Session, pregnancies: Sequence[Pregnancy]) -> list[CaseRecords]:
+def _refresh(
+    db: Session, pregnancies: Sequence[Pregnancy], *, only_changed: bool = False
+) -> tuple[list[CaseRecords], set[uuid.UUID]]:
     """Plan these pregnancies' items from their records, make the stored items match, note the change in the
-    feed and keep each high-risk flag current."""
+    feed and keep each high-risk flag current. Returns the records read and the pregnancies whose stored
+    items or flag differed from the plan. A write notes every pregnancy it wrote to in the feed; with
+    `only_changed`, only those that differed are noted (`replan`)."""
     records = [CaseRecords(db, p) for p in pregnancies]
     planned = [row for p, r in zip(pregnancies, records, strict=True) for row in _item_rows(p, r)]
-    _rewrite_items(db, [p.id for p in pregnancies], planned)
-    now = utcnow()
-    changes = [{"pregnancy_id": p.id, "village_code": p.village_code, "at": now} for p in pregnancies]
-    hold_feed_lock(db)
-    db.execute(CASE_CHANGE_TABLE.insert(), changes)
+    changed = _rewrite_items(db, [p.id for p in pregnancies], planned)
     for pregnancy, case in zip(pregnancies, records, strict=True):
         if pregnancy.high_risk != case.high_risk:
             pregnancy.high_risk = case.high_risk
             db.add(pregnancy)
-    return records
+            changed.add(pregnancy.id)
+    noted = [p for p in pregnancies if p.id in changed] if only_changed else pregnancies
+    if noted:
+        now = utcnow()
+        hold_feed_lock(db)
+        db.execute(
+            CASE_CHANGE_TABLE.insert(),
+            [{"pregnancy_id": p.id, "village_code": p.village_code, "at": now} for p in noted],
+        )
+    return records, changed
+
+
+def replan(db: Session, pregnancy_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Plan these pregnancies' due items again from their records and store what differs; the ones that
+    differed are returned and noted in the change feed, so phones fetch those cases again. For after a
+    release that changed how items are planned: stored items are rewritten only when their pregnancy is
+    written, so the cases written before it keep the old plan until then (`suifang schedule replan`)."""
+    lock_for_writing(db, pregnancy_ids)  # a write to one of them meanwhile waits, and is not planned over
+    stale: set[uuid.UUID] = set()
+    for chunk in chunks(list(pregnancy_ids)):
+        pregnancies = db.exec(select(Pregnancy).where(col(Pregnancy.id).in_(chunk))).all()
+        if pregnancies:
+            stale |= _refresh(db, pregnancies, only_changed=True)[1]
+    return stale
 
 
 ITEM_VALUES = (
@@ -373,10 +397,12 @@ _STORED_ITEMS = sa_select(DUE_ITEM_TABLE.c.id, *(DUE_ITEM_TABLE.c[name] for name
 )
 
 
-def _rewrite_items(db: Session, pregnancy_ids: list[uuid.UUID], planned: list[dict[str, Any]]) -> None:
+def _rewrite_items(
+    db: Session, pregnancy_ids: list[uuid.UUID], planned: list[dict[str, Any]]
+) -> set[uuid.UUID]:
     """Make the stored due items of these pregnancies exactly `planned`: rows that differ are deleted, rows
-    missing inserted, the rest left alone. A visit changes one or two items of a pregnancy's twenty or so, and
-    writing rows costs far more than reading them."""
+    missing inserted, the rest left alone; returns the pregnancies that had any. A visit changes one or two
+    items of a pregnancy's twenty or so, and writing rows costs far more than reading them."""
     stale: dict[tuple[Any, ...], list[int]] = {}
     for row in db.connection().execute(_STORED_ITEMS, {"ids": pregnancy_ids}):
         stale.setdefault(tuple(row[1:]), []).append(row[0])
@@ -392,6 +418,7 @@ def _rewrite_items(db: Session, pregnancy_ids: list[uuid.UUID], planned: list[di
         db.execute(DUE_ITEM_TABLE.delete().where(DUE_ITEM_TABLE.c.id.in_(chunk)))
     if missing:  # one executemany; building ORM objects for every item cost more than the planning itself
         db.execute(DUE_ITEM_TABLE.insert(), missing)
+    return {key[0] for key, ids in stale.items() if ids} | {item["pregnancy_id"] for item in missing}
 
 
 def _item_rows(pregnancy: Pregnancy, records: CaseRecords) -> list[dict[str, Any]]:
