@@ -16,14 +16,14 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from sqlalchemy import Engine, text, update
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
-from backend.accounts import services
-from backend.accounts.models import User
-from backend.accounts.services import MAX_FAILED_LOGINS
+from backend.accounts import admin, services
+from backend.accounts.models import User, UserArea
+from backend.accounts.services import MAX_FAILED_LOGINS, Actor
 from backend.db import begin_writing, session_scope
 from backend.lib.i18n import ValidationFailed
-from tests.conftest import PASSWORD, Cast
+from tests.conftest import PASSWORD, VILLAGE_A, VILLAGE_B, Cast
 
 T = TypeVar("T")
 
@@ -92,6 +92,11 @@ def writing(engine: Engine, write: Callable[[Session], T]) -> Callable[[], T]:
     return run
 
 
+def actor_of(engine: Engine, cast: Cast, user: User) -> Actor:
+    with Session(engine) as db:
+        return cast.actor(user, db)
+
+
 def stored_user(engine: Engine, user_id: uuid.UUID) -> User:
     with Session(engine) as db:
         user = db.get(User, user_id)
@@ -146,3 +151,21 @@ def test_the_right_password_guessed_while_another_guess_locks_the_account_is_ref
     )
     assert answer.startswith("Too many wrong passwords")
     assert stored_user(engine, cast.cadre_a.id).locked_until is not None
+
+
+# -- people and places ---------------------------------------------------------------------------------------
+
+
+def test_a_cadres_villages_saved_twice_at_once_are_saved(engine: Engine, cast: Cast) -> None:
+    """The supervisor taps "save" twice on a slow connection: both requests replace the cadre's villages with
+    the same ones. The second must not clash with the rows the first wrote (a server error)."""
+    sup = actor_of(engine, cast, cast.sup_t)
+    chosen = [VILLAGE_A, VILLAGE_B]
+    side_by_side(
+        engine,
+        lambda db: admin.reassign(db, sup, cast.cadre_a.id, chosen),
+        writing(engine, lambda db: admin.reassign(db, sup, cast.cadre_a.id, chosen)),
+    )
+    with Session(engine) as db:
+        stored = db.exec(select(UserArea.area_code).where(UserArea.user_id == cast.cadre_a.id)).all()
+    assert sorted(stored) == chosen

@@ -76,10 +76,20 @@ def people(db: Session, actor: Actor) -> list[Person]:
     return sorted(out, key=lambda p: (not p.user.active, p.areas[:1], p.user.name))
 
 
-def person_in_reach(db: Session, actor: Actor, user_id: uuid.UUID) -> Person:
+def person_in_reach(db: Session, actor: Actor, user_id: uuid.UUID, *, to_change: bool = False) -> Person:
     """A person this manager may change: of the managed role, every area of hers inside the manager's scope.
-    Anyone else is "not found"."""
-    user = db.get(User, user_id)
+    Anyone else is "not found". `to_change`: her row is locked till the transaction ends (PostgreSQL), so a
+    second change of her — the same form sent twice — waits for the first and reads what it wrote."""
+    if to_change:
+        stmt = (
+            select(User)
+            .where(col(User.id) == user_id)
+            .with_for_update(key_share=True)  # FOR NO KEY UPDATE: rows that only refer to her need not wait
+            .execution_options(populate_existing=True)
+        )
+        user: User | None = db.exec(stmt).first()
+    else:
+        user = db.get(User, user_id)
     if user is None or user.role != managed_role(actor):
         raise NotFound(str(user_id))
     areas = tuple(sorted(db.exec(select(UserArea.area_code).where(UserArea.user_id == user.id)).all()))
@@ -169,8 +179,10 @@ def set_active(db: Session, actor: Actor, user_id: uuid.UUID, active: bool) -> N
 
 
 def reassign(db: Session, actor: Actor, user_id: uuid.UUID, areas: list[str]) -> None:
-    """Replace the villages (or township) a person answers for."""
-    person = person_in_reach(db, actor, user_id)
+    """Replace the villages (or township) a person answers for. Her row is locked first: a second replacement
+    running alongside would delete only the rows it had seen, then add rows the first had just added (a key
+    clash, a server error), or leave her with both managers' choices."""
+    person = person_in_reach(db, actor, user_id, to_change=True)
     chosen = _check_areas(db, actor, areas)
     db.exec(delete(UserArea).where(col(UserArea.user_id) == user_id))
     db.add_all(UserArea(user_id=user_id, area_code=code) for code in chosen)
