@@ -1,10 +1,11 @@
 """Engine and sessions: SQLite in WAL mode by default, PostgreSQL when DATABASE_URL says so."""
 
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session
 
@@ -65,6 +66,21 @@ def write_after_reading(db: Session) -> None:
     taking the lock first would hold every writer — phones syncing — for the whole read."""
     db.commit()
     begin_writing(db)
+
+
+TURNS = 0x5346_5455  # "SFTU": the first key of every `take_turns` lock (cases have their own, CASE_LOCK)
+
+
+def take_turns(db: Session, name: str) -> None:
+    """Hold the lock called `name` till the transaction ends, so that writers of one thing run one after
+    another: the second reads what the first committed instead of clashing with it. For what no existing row
+    can be locked for — places a CSV is about to add. PostgreSQL only: on SQLite a writer holds the database
+    from its start. An advisory lock keyed by the name's CRC-32; two names sharing one only make one writer
+    wait for the other."""
+    if db.get_bind().dialect.name != "postgresql":
+        return
+    key = int.from_bytes(zlib.crc32(name.encode()).to_bytes(4, "big"), "big", signed=True)
+    db.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": TURNS, "key": key})
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:

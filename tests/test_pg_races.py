@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from backend.accounts import admin, services
 from backend.accounts.models import User, UserArea
 from backend.accounts.services import MAX_FAILED_LOGINS, Actor
+from backend.areas.models import Area
 from backend.db import begin_writing, session_scope
 from backend.lib.i18n import ValidationFailed
 from tests.conftest import PASSWORD, VILLAGE_A, VILLAGE_B, Cast
@@ -169,3 +170,19 @@ def test_a_cadres_villages_saved_twice_at_once_are_saved(engine: Engine, cast: C
     with Session(engine) as db:
         stored = db.exec(select(UserArea.area_code).where(UserArea.user_id == cast.cadre_a.id)).all()
     assert sorted(stored) == chosen
+
+
+def test_an_area_list_imported_twice_at_once_adds_each_place_once(engine: Engine, cast: Cast) -> None:
+    """The county administrator sends the same CSV twice (a double tap): the second finds the places the first
+    added, and says it changed nothing, rather than clashing with them (a server error)."""
+    county = actor_of(engine, cast, cast.county)
+    rows = [["990101100003", "北山村"], ["990101100004", "石桥村"]]
+    first = side_by_side(
+        engine,
+        lambda db: admin.import_area_file(db, county, rows),
+        writing(engine, lambda db: admin.import_area_file(db, county, rows)),
+    )
+    assert first == (0, 0)
+    with Session(engine) as db:
+        stored = db.exec(select(Area.name).where(col(Area.code).in_([r[0] for r in rows]))).all()
+    assert sorted(stored) == sorted(r[1] for r in rows)

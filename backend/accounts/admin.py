@@ -22,6 +22,7 @@ from backend.accounts.services import (
 from backend.areas.models import Area
 from backend.areas.services import AreaImportError, LineProblem, import_areas, parse_area_rows
 from backend.cases.services import Forbidden, NotFound
+from backend.db import take_turns
 from backend.lib.i18n import FieldError, Text, ValidationFailed
 from backend.lib.parsing import is_valid_mobile, normalise_phone
 from backend.scope import level_of
@@ -212,9 +213,12 @@ def read_csv_rows(content: bytes) -> list[list[str]]:
 
 def import_area_file(db: Session, actor: Actor, rows: list[list[str]]) -> tuple[int, int]:
     """Import or update the area list of the administrator's county: every line is checked first (format,
-    duplicates, inside the county) and every bad line reported; one bad line and nothing is imported."""
+    duplicates, inside the county) and every bad line reported; one bad line and nothing is imported.
+    Imports take turns: one running alongside another (the same file sent twice) would find none of the
+    places the other is adding, then add them again (a key clash, a server error)."""
     if actor.role != "county":
         raise Forbidden()
+    take_turns(db, "area import")
     problems: list[LineProblem] = []
     try:
         parse_area_rows(rows)
