@@ -39,10 +39,12 @@ STUB = """
   // Pitfall 12: a real subscribe() hangs or fails in headless Chromium. Resolve to the local push service's
   // subscription instead, remembered across pages like a real one.
   // KEY holds the server key it was made with; OLD, when a test sets it, a subscription made before
-  // (with the key in KEY), which subscribe() replaces with SUB as a browser's new subscription would.
+  // (with the key in KEY), which subscribe() replaces with SUB as a browser's new subscription would;
+  // FAIL, when set, makes the next subscribe() fail as one with no signal does.
   const SUB = %s;
   const KEY = 'test-push-stub';
   const OLD = 'test-push-stub-old';
+  const FAIL = 'test-push-stub-fail';
   const bytes = (b64) => Uint8Array.from(atob(b64.replace(/-/g, '+').replace(/_/g, '/')
     .padEnd(Math.ceil(b64.length / 4) * 4, '=')), (c) => c.charCodeAt(0));
   const b64 = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf)))
@@ -59,6 +61,10 @@ STUB = """
     };
   };
   PushManager.prototype.subscribe = async function (options) {
+    if (localStorage.getItem(FAIL)) {  // a test's push service out of reach, once
+      localStorage.removeItem(FAIL);
+      throw new DOMException('Registration failed - push service error', 'AbortError');
+    }
     localStorage.removeItem(OLD);
     localStorage.setItem(KEY, b64(options.applicationServerKey));
     return make(localStorage.getItem(KEY));
@@ -529,3 +535,60 @@ def test_a_subscription_made_with_an_older_server_key_is_made_again_with_the_new
         "[localStorage.getItem('test-push-stub'), localStorage.getItem('test-push-stub-old')]"
     )
     assert stub == [server_key, None]
+
+
+def test_a_subscription_lost_while_changing_server_keys_is_made_again_at_the_next_app_open(
+    page: Page,
+    live_server: LiveServer,
+    push_receiver: PushReceiver,
+    subscription: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    """The old-key subscription must go before a new one can be made; when making the new one fails (no
+    signal at that moment), the phone has none. Notifications were on and nobody turned them off: the next
+    app open subscribes again, instead of leaving her without reminders until she finds the settings page."""
+    (tmp_path / "old-key").mkdir()
+    old_key = load_or_create_keys(tmp_path / "old-key").public_key_b64url
+    server_key = load_or_create_keys(live_server.settings.data_dir).public_key_b64url
+    old = push_receiver.subscription(application_server_key=old_key)
+    sign_in(page, CADRE_A)
+    service_worker_ready(page)
+    page.evaluate(
+        """([key, old]) => {
+          localStorage.setItem('test-push-stub', key);
+          localStorage.setItem('test-push-stub-old', JSON.stringify(old));
+          localStorage.setItem('test-push-stub-fail', '1');
+        }""",
+        [old_key, old],
+    )
+    page.goto("/")  # the old subscription is dropped, the new one fails
+    for _ in range(100):
+        if page.evaluate("localStorage.getItem('test-push-stub-fail') === null"):
+            break
+        page.wait_for_timeout(50)
+    assert page.evaluate("localStorage.getItem('test-push-stub')") is None
+    assert saved_subscriptions(live_server) == []
+
+    page.goto("/")  # the next app open
+    for _ in range(100):
+        if saved_subscriptions(live_server):
+            break
+        page.wait_for_timeout(50)
+
+    assert [row.endpoint for row in saved_subscriptions(live_server)] == [subscription["endpoint"]]
+    assert page.evaluate("localStorage.getItem('test-push-stub')") == server_key
+
+
+def test_notifications_turned_off_here_are_not_turned_on_again_by_opening_the_app(
+    page: Page, live_server: LiveServer
+) -> None:
+    sign_in(page, CADRE_A)
+    turn_notifications_on(page)
+    page.click("#push-off")
+    page.wait_for_selector("#push-settings[data-state=off]")
+
+    page.goto("/")
+    page.goto("/settings")
+    page.wait_for_selector("#push-settings[data-state=off]")
+    assert saved_subscriptions(live_server) == []
+    assert page.evaluate("localStorage.getItem('test-push-stub')") is None

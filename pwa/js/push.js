@@ -8,6 +8,10 @@ import { formatDate, formatMoment } from './labels.js';
 const EN = document.documentElement.lang === 'en';
 const t = (zh, en) => (EN ? en : zh);
 const SYNCED_KEY = 'suifang-push-synced';
+/** Set while notifications are on in this browser (by a tap, till a tap turns them off): a subscription lost
+    on the way — the server's key changed and subscribing again failed with no signal, or the browser dropped
+    it — is made again at the next app open, not only at the next tap on the settings page. */
+const WANTED_KEY = 'suifang-push-wanted';
 
 /** Who this browser's subscription was last sent to the server for: on a shared phone the next cadre to sign
     in takes the subscription over at once (the server keeps one owner per endpoint), not only when she opens
@@ -105,7 +109,9 @@ export async function resync({ force = false } = {}) {
   const registration = await navigator.serviceWorker.getRegistration();
   if (!registration) return null;
   let subscription = await registration.pushManager.getSubscription();
-  if (!subscription) return null; // turned off here: never subscribe again without a tap
+  if (subscription) localStorage.setItem(WANTED_KEY, '1'); // on before this flag existed
+  else if (localStorage.getItem(WANTED_KEY) !== '1') return null; // turned off here: only a tap turns it on
+  else subscription = await subscribeWith(registration, await serverKey());
   if (!force && sessionStorage.getItem(SYNCED_KEY) === syncedMark(subscription.endpoint)) return { subscribed: true };
   const publicKey = await serverKey();
   if (!madeWithKey(subscription, publicKey)) subscription = await subscribeWith(registration, publicKey);
@@ -122,12 +128,15 @@ export async function turnOn(permissionRequest = Notification.requestPermission(
     throw Object.assign(new Error(t('应用尚未安装完成，请刷新页面后再试', 'The app is not ready yet: reload and try again')),
       { forUser: true });
   }
-  return { state: 'on', ...(await save(await subscribeWith(registration, publicKey))) };
+  const saved = await save(await subscribeWith(registration, publicKey));
+  localStorage.setItem(WANTED_KEY, '1');
+  return { state: 'on', ...saved };
 }
 
 export async function turnOff() {
   const registration = await navigator.serviceWorker.getRegistration();
   const subscription = registration && (await registration.pushManager.getSubscription());
+  localStorage.removeItem(WANTED_KEY);
   if (!subscription) return;
   await api('DELETE', '/api/push/subscriptions', { endpoint: subscription.endpoint });
   await subscription.unsubscribe();
