@@ -9,18 +9,24 @@ transaction open until the second has finished or is waiting for a lock, then le
 alert job's claims are checked by test_alerts_engine.py's two concurrent runs; writes to a case by
 test_same_case_concurrency.py.)"""
 
+import base64
+import os
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from typing import TypeVar
 
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import Engine, text, update
 from sqlmodel import Session, col, select
 
 from backend.accounts import admin, services
 from backend.accounts.models import User, UserArea
 from backend.accounts.services import MAX_FAILED_LOGINS, Actor
+from backend.alerts.models import PushSubscription
+from backend.alerts.services import save_subscription
 from backend.areas.models import Area
 from backend.db import begin_writing, session_scope
 from backend.lib.i18n import ValidationFailed
@@ -186,3 +192,61 @@ def test_an_area_list_imported_twice_at_once_adds_each_place_once(engine: Engine
     with Session(engine) as db:
         stored = db.exec(select(Area.name).where(col(Area.code).in_([r[0] for r in rows]))).all()
     assert sorted(stored) == sorted(r[1] for r in rows)
+
+
+def test_a_person_created_twice_at_once_is_created_once(engine: Engine, cast: Cast) -> None:
+    """The new cadre's form sent twice: the second finds the phone number taken (a message on the form), not
+    a clash with the first's row (a server error)."""
+    sup = actor_of(engine, cast, cast.sup_t)
+
+    def create(db: Session) -> User:
+        return admin.create_person(
+            db, sup, name="赵小红", phone="13800000099", password="first-password-1", areas=[VILLAGE_B]
+        )
+
+    def create_again(db: Session) -> list[str]:
+        try:
+            create(db)
+        except ValidationFailed as exc:
+            return [e.field for e in exc.errors]
+        return []
+
+    refused = side_by_side(engine, create, writing(engine, create_again))
+    assert refused == ["phone"]
+    with Session(engine) as db:
+        assert len(db.exec(select(User).where(User.phone == "13800000099")).all()) == 1
+
+
+# -- push subscriptions -------------------------------------------------------------------------------------
+
+
+def a_browser_subscription() -> dict[str, object]:
+    """What `PushSubscription.toJSON()` gives on a phone with Chrome."""
+    point = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    )
+
+    def b64url(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    return {
+        "endpoint": f"https://fcm.googleapis.com/fcm/send/{b64url(os.urandom(12))}",
+        "keys": {"p256dh": b64url(point), "auth": b64url(os.urandom(16))},
+    }
+
+
+def test_one_browser_subscribing_twice_at_once_keeps_one_subscription(engine: Engine, cast: Cast) -> None:
+    """The page and the service worker both subscribe the browser again at once — here as the phone changes
+    hands, from one cadre to another: one subscription remains, the later one's, and neither request fails."""
+    sub = a_browser_subscription()
+    hosts = ("fcm.googleapis.com",)
+    side_by_side(
+        engine,
+        lambda db: save_subscription(db, cast.cadre_a.id, sub, hosts),
+        writing(engine, lambda db: save_subscription(db, cast.cadre_b.id, sub, hosts).user_id),
+    )
+    with Session(engine) as db:
+        stored = db.exec(select(PushSubscription)).all()
+    assert [(s.endpoint, s.user_id) for s in stored] == [(sub["endpoint"], cast.cadre_b.id)]
