@@ -1,4 +1,6 @@
-// The page's banner (#banner): several messages can show at once, each under its own key.
+// The page's banner (#banner): several messages can show at once, each under its own key. The banner is a
+// polite live region (aria-live) that is always in the page, empty and so of no height when it says nothing:
+// a region hidden until its message arrives is not announced by screen readers.
 import { el } from './labels.js';
 
 const banners = new Map();
@@ -10,5 +12,4 @@ export function setBanner(key, node) {
   const banner = document.getElementById('banner');
   if (!banner) return;
   banner.replaceChildren(...[...banners.values()].map((n) => el('p', {}, n)));
-  banner.hidden = banners.size === 0;
 }

@@ -33,7 +33,12 @@ export async function renderSyncState(user, live = null) {
     box.dataset.rejected = String(rejected);
     box.classList.toggle('failed', saved.state === 'failed' || saved.state === 'signin' || rejected > 0);
     box.title = parts.includes(last) ? last : [...parts, last].join(' · '); // the pill may be cut short
-    box.replaceChildren(el('a', { href: '/pending', text: parts.join(' · ') }));
+    const text = parts.join(' · ');
+    // A polite live region once it is drawn: a screen reader hears it change (syncing, synced, 2 pending,
+    // failed), not the same words on every page opened, nor again when nothing changed.
+    if (box.textContent !== text) box.replaceChildren(el('a', { href: '/pending', text }));
+    box.setAttribute('aria-live', 'polite');
+    box.setAttribute('aria-atomic', 'true');
   }
   const signIn = saved.state === 'signin' && (pending || rejected);
   setBanner('signin', signIn
