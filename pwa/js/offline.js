@@ -94,18 +94,43 @@ function refused(form) {
   return missing.length + wrong.length > 0;
 }
 
+/** The message beside its field, as the server's own pages put it: the field is marked invalid and described
+    by the message, so a screen reader names what is wrong when the field takes the focus. */
 function showError(form, name, message) {
   const field = input(form, name);
   const box = field ? field.closest('.field') || field.parentElement : null;
   const p = document.createElement('p');
   p.className = 'error js-error';
+  p.id = `je-${name}`;
   p.setAttribute('role', 'alert');
   p.textContent = message;
+  if (field) {
+    field.setAttribute('aria-invalid', 'true');
+    const described = (field.getAttribute('aria-describedby') || '').split(' ').filter((id) => id && id !== p.id);
+    field.setAttribute('aria-describedby', [...described, p.id].join(' '));
+  }
   if (box) {
     box.classList.add('invalid');
     box.append(p);
   } else {
     form.prepend(p);
+  }
+}
+
+/** The phone's own messages gone before it checks again; a field keeps its mark while the server's stands. */
+function clearErrors(form) {
+  for (const p of form.querySelectorAll('.js-error')) {
+    const field = p.id ? form.querySelector(`[aria-describedby~="${p.id}"]`) : null;
+    if (field) {
+      const rest = field.getAttribute('aria-describedby').split(' ').filter((id) => id && id !== p.id);
+      if (rest.length) field.setAttribute('aria-describedby', rest.join(' '));
+      else field.removeAttribute('aria-describedby');
+      if (!rest.some((id) => document.getElementById(id)?.classList.contains('error'))) {
+        field.removeAttribute('aria-invalid');
+        field.closest('.field')?.classList.remove('invalid');
+      }
+    }
+    p.remove();
   }
 }
 
@@ -173,7 +198,7 @@ async function saveEdit(old, form, data) {
 
 async function save(form, user) {
   if (form.dataset.unavailable) return;
-  form.querySelectorAll('.js-error').forEach((p) => p.remove());
+  clearErrors(form);
   const data = formData(form);
   if (form.dataset.entry) {
     const old = await outbox.get(form.dataset.entry);
