@@ -126,6 +126,8 @@ def test_a_birth_recorded_offline_gets_its_first_postnatal_visit_offline(
     page.fill("#f-babies-0-weight_g", "3300")
     save_offline(page)
     page.locator("#case-pending a", has_text="产后访视").click()
+    page.wait_for_url(f"**/p/{mother.pregnancy_id}/postnatal")  # read the outbox from the new page, not
+    page.locator("html[data-ready=true]").wait_for(state="attached")  # from the one being left
     baby = outbox(page)[0]["data"]["babies-0-id"]
     expect(page.locator(f'#f-infant_id option[value="{baby}"]')).to_have_count(1)
     page.select_option("#f-infant_id", baby)
