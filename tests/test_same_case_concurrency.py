@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlmodel import Session, select
 
 from backend.accounts.models import User
@@ -260,3 +260,25 @@ def test_a_form_that_read_the_case_before_it_was_closed_elsewhere_is_refused(
     a, b = side_by_side(engine, cast, (cast.cadre_a, [closing]), post_the_visit)
     assert (a[0]["status"], b[0]["status"]) == ("applied", "rejected")
     assert refused == ["pregnancy_id"]
+
+
+@pytest.mark.parametrize("db_kind", ["postgres"])
+def test_a_batch_takes_the_locks_of_its_cases_in_one_statement(engine: Engine, cast: Cast) -> None:
+    """Taken once, before anything is read, then only remembered: a lock statement per operation (and the
+    re-reading that comes with it) cost a third of PostgreSQL's apply rate."""
+    cases = [a_case(engine, cast) for _ in range(3)]
+    today = server_today()
+    ops = [visit_op(pid, today - timedelta(days=d)) for pid in cases for d in (1, 2)]
+    ops += [edit_op("pregnancy", cases[0], datetime.now(UTC), gravidity="3"), register_op()]
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        results = committed(engine, cast, cast.cadre_a, ops)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert {r["status"] for r in results} == {"applied"}
+    assert len([s for s in statements if "pg_advisory_xact_lock(" in s]) == 1

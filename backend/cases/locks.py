@@ -41,6 +41,7 @@ def lock_for_writing(db: Session, record_ids: Iterable[uuid.UUID]) -> None:
     last writer committed. Locks this transaction holds already are not taken again."""
     if db.get_bind().dialect.name != "postgresql":
         return
+    db.connection()  # begin, if nothing has yet: the locks held are remembered for that transaction
     root = transaction_root(db)
     held: tuple[object, set[uuid.UUID]] | None = db.info.get(LOCKED)
     if held is None or held[0] is not root:
