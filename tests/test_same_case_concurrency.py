@@ -28,7 +28,7 @@ from backend.lib.i18n import ValidationFailed
 from sync.apply import BatchContext, apply_batch
 from tests.case_factories import outcome_form
 from tests.conftest import TEST_SECRET, VILLAGE_A, Cast
-from tests.sync_support import edit_op, op, register_op, server_today, visit_op
+from tests.sync_support import edit_op, op, register_op, risk_op, server_today, visit_op
 
 Results = list[dict[str, Any]]
 
@@ -282,3 +282,15 @@ def test_a_batch_takes_the_locks_of_its_cases_in_one_statement(engine: Engine, c
         event.remove(engine, "before_cursor_execute", seen)
     assert {r["status"] for r in results} == {"applied"}
     assert len([s for s in statements if "pg_advisory_xact_lock(" in s]) == 1
+
+
+def test_a_batch_sent_again_while_the_first_send_is_still_being_applied_answers_duplicate(
+    engine: Engine, cast: Cast
+) -> None:
+    """One bar of signal: the phone gave up waiting and sent the batch again while the server was still
+    applying the first. The second waits for the first and answers each op as the first did."""
+    pid = a_case(engine, cast)
+    ops = [visit_op(pid, server_today() - timedelta(days=1)), risk_op(pid, server_today(), colour="red")]
+    a, b = side_by_side(engine, cast, (cast.cadre_a, ops), (cast.cadre_a, ops))
+    assert [r["status"] for r in a] == ["applied", "applied"]
+    assert [(r["status"], r["original"]) for r in b] == [("duplicate", "applied")] * 2
