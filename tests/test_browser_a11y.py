@@ -1,6 +1,7 @@
 """Every page a user meets, audited by axe-core (tests/vendor/axe-core, WCAG 2 A and AA) in Debian's chromium:
 the cadre's pages in Chinese at 360 px (sign-in, Today, the women list, a case, every record form, a form sent
-back with errors, the pending list and the offline page with an entry kept on the phone, settings), the
+back with errors, the pending list, the offline page and a case registered offline, with entries kept on the
+phone, settings), the
 supervisor's and the county's (dashboard, village, escalations, 月报, people, areas), some in English and at
 1366 px. No violation of impact serious or critical may remain."""
 
@@ -276,6 +277,16 @@ def test_the_pending_list_and_offline_page_with_an_entry_on_the_phone(
     page.goto("/")
     expect(page.locator("#pending-list")).to_be_visible()
     audit.check("Today offline with an entry")
+    page.goto("/register")  # a case registered with no signal: drawn by the phone from its outbox
+    page.fill("#f-name", "刘春梅")
+    page.fill("#f-birth_date", "1998-06-01")
+    page.fill("#f-lmp", (local_today("Asia/Shanghai") - timedelta(weeks=10)).isoformat())
+    page.fill("#f-gravidity", "1")
+    page.fill("#f-parity", "0")
+    submit(page)
+    expect(page.locator("#pending-case h1")).to_contain_text("刘春梅")
+    audit.check("case registered offline, drawn on the phone")
+    screenshot(page, "a11y-offline-case-360")
     context.set_offline(False)
     audit.assert_clean()
 
