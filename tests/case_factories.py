@@ -2,6 +2,7 @@
 each taking keyword overrides of the raw form fields. Dates are relative to the `today` given."""
 
 import uuid
+from collections import Counter
 from datetime import date, timedelta
 from typing import Any
 
@@ -9,6 +10,7 @@ from sqlmodel import Session, select
 
 from backend.cases import forms, services
 from backend.cases.models import DueItem, Infant, Pregnancy
+from backend.cases.schedule_store import ITEM_VALUES, CaseRecords, _item_rows
 from backend.cases.services import WriteContext, Written
 from backend.lib.idcard import synthetic_id
 
@@ -155,3 +157,16 @@ def items_of(db: Session, pregnancy: Pregnancy, *, infant: Infant | None = None)
     stmt = select(DueItem).where(DueItem.pregnancy_id == pregnancy.id)
     stmt = stmt.where(DueItem.infant_id == infant.id) if infant else stmt
     return list(db.exec(stmt.order_by(DueItem.window_start, DueItem.kind)).all())
+
+
+def stored_and_planned(
+    db: Session, pregnancy: Pregnancy
+) -> tuple[Counter[tuple[Any, ...]], Counter[tuple[Any, ...]]]:
+    """The pregnancy's due items as stored, and as its records plan them now (each row as its ITEM_VALUES):
+    equal when the stored items are current."""
+    rows = db.exec(select(DueItem).where(DueItem.pregnancy_id == pregnancy.id)).all()
+    stored = Counter(tuple(getattr(r, k) for k in ITEM_VALUES) for r in rows)
+    planned = Counter(
+        tuple(i[k] for k in ITEM_VALUES) for i in _item_rows(pregnancy, CaseRecords(db, pregnancy))
+    )
+    return stored, planned

@@ -11,15 +11,13 @@ test_same_case_concurrency.py.)"""
 
 import base64
 import os
-import threading
-import time
 import uuid
 from collections.abc import Callable
 from typing import TypeVar
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from sqlalchemy import Engine, text, update
+from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from backend.accounts import admin, services
@@ -31,6 +29,7 @@ from backend.areas.models import Area
 from backend.db import begin_writing, session_scope
 from backend.lib.i18n import ValidationFailed
 from tests.conftest import PASSWORD, VILLAGE_A, VILLAGE_B, Cast
+from tests.side_by_side import second_while_first_is_open
 
 T = TypeVar("T")
 
@@ -43,49 +42,7 @@ def side_by_side(engine: Engine, first: Callable[[Session], object], second: Cal
         begin_writing(session)
         first(session)
         session.flush()
-        outcome: list[T] = []
-        errors: list[BaseException] = []
-        done = threading.Event()
-
-        def run_second() -> None:
-            try:
-                outcome.append(second())
-            except BaseException as exc:  # reported below
-                errors.append(exc)
-            finally:
-                done.set()
-
-        thread = threading.Thread(target=run_second)
-        thread.start()
-        wait_until(lambda: done.is_set() or waiting_for_a_lock(engine))
-        session.commit()
-    thread.join(timeout=60)
-    assert done.is_set()
-    assert not errors, errors
-    return outcome[0]
-
-
-def waiting_for_a_lock(engine: Engine) -> bool:
-    """Another session of this database is waiting for a lock. SQLite cannot say: a writer waiting for the
-    write lock sits in the busy handler, so after a moment it is taken to be waiting."""
-    if engine.dialect.name != "postgresql":
-        time.sleep(1.0)
-        return True
-    with engine.connect() as conn:
-        waiting = conn.execute(
-            text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'"
-            )
-        ).scalar_one()
-    return bool(waiting)
-
-
-def wait_until(condition: Callable[[], bool], seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "the second writer neither finished nor waited"
-        time.sleep(0.02)
+        return second_while_first_is_open(engine, session.commit, second)
 
 
 def writing(engine: Engine, write: Callable[[Session], T]) -> Callable[[], T]:

@@ -1,10 +1,8 @@
 """`suifang schedule replan`: after an upgrade that plans items differently, the stored due items of cases
 written before it are planned again — only the stale ones rewritten and sent to phones, the rest untouched."""
 
-from collections import Counter
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import func, update
@@ -14,26 +12,20 @@ from backend.accounts.models import AuditEntry
 from backend.accounts.services import Actor, area_codes_of, create_user
 from backend.areas.models import Area
 from backend.cases.models import CaseChange, DueItem, Pregnancy
-from backend.cases.schedule_store import CaseRecords, _item_rows, replan
+from backend.cases.schedule_store import replan
 from backend.cases.services import WriteContext
 from backend.cli import main
 from backend.db import make_engine
 from backend.lib.clock import local_today
 from backend.lib.fieldcrypt import FieldCipher
 from backend.settings import Settings
-from tests.case_factories import make_registration, make_visit
+from tests.case_factories import make_registration, make_visit, stored_and_planned
 from tests.conftest import TEST_SECRET, VILLAGE_A, Cast
 
-KEY = ("kind", "seq", "infant_id", "window_start", "due_on", "window_end", "done_on", "done_by", "missed_on")
 
-
-def stored_items(db: Session, pregnancy: Pregnancy) -> Counter[tuple[Any, ...]]:
-    rows = db.exec(select(DueItem).where(DueItem.pregnancy_id == pregnancy.id)).all()
-    return Counter(tuple(getattr(r, k) for k in KEY) for r in rows)
-
-
-def planned_items(db: Session, pregnancy: Pregnancy) -> Counter[tuple[Any, ...]]:
-    return Counter(tuple(i[k] for k in KEY) for i in _item_rows(pregnancy, CaseRecords(db, pregnancy)))
+def is_current(db: Session, pregnancy: Pregnancy) -> bool:
+    stored, planned = stored_and_planned(db, pregnancy)
+    return stored == planned
 
 
 def feed_rows(db: Session, pregnancy: Pregnancy) -> int:
@@ -60,14 +52,14 @@ def test_replan_rewrites_the_stale_cases_only_and_tells_their_phones(db: Session
     fine = make_registration(db, ctx, VILLAGE_A)
     db.commit()
     make_stale(db, stale)
-    assert stored_items(db, stale) != planned_items(db, stale)
+    assert not is_current(db, stale)
     untouched = {r.id for r in db.exec(select(DueItem).where(DueItem.pregnancy_id == fine.id)).all()}
     feeds = feed_rows(db, stale), feed_rows(db, fine)
 
     assert replan(db, [stale.id, fine.id]) == {stale.id}
     db.commit()
 
-    assert stored_items(db, stale) == planned_items(db, stale)
+    assert is_current(db, stale)
     assert {r.id for r in db.exec(select(DueItem).where(DueItem.pregnancy_id == fine.id)).all()} == untouched
     assert (feed_rows(db, stale), feed_rows(db, fine)) == (feeds[0] + 1, feeds[1])
     assert replan(db, [stale.id, fine.id]) == set()  # run again: nothing left to do, nothing sent
@@ -120,7 +112,7 @@ def test_the_command_replans_every_pregnancy_and_logs_it(
     with Session(engine) as db:
         for case in cases:
             fresh = db.get(Pregnancy, case.id)
-            assert fresh is not None and stored_items(db, fresh) == planned_items(db, fresh)
+            assert fresh is not None and is_current(db, fresh)
         logged = db.exec(select(AuditEntry).where(AuditEntry.action == "replan_due_items")).one()
         assert logged.user_id is None and logged.detail == "pregnancies=3 stale=1"
     engine.dispose()

@@ -6,28 +6,25 @@ two transactions run side by side: unless the second waits for the first's case 
 and plans from a case without the first's record, and both commit. Each test holds the first writer's
 transaction open until the second has either finished or is waiting for it, then lets the first commit."""
 
-import threading
-import time
 import uuid
-from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event
 from sqlmodel import Session, select
 
 from backend.accounts.models import User
 from backend.cases import forms, services
-from backend.cases.models import Correction, DueItem, Outcome, Pregnancy, Woman
-from backend.cases.schedule_store import CaseRecords, _item_rows
+from backend.cases.models import Correction, Outcome, Pregnancy, Woman
 from backend.db import begin_writing
 from backend.lib.fieldcrypt import FieldCipher
 from backend.lib.i18n import ValidationFailed
 from sync.apply import BatchContext, apply_batch
-from tests.case_factories import outcome_form
+from tests.case_factories import outcome_form, stored_and_planned
 from tests.conftest import TEST_SECRET, VILLAGE_A, Cast
+from tests.side_by_side import second_while_first_is_open
 from tests.sync_support import edit_op, op, register_op, risk_op, server_today, visit_op
 
 Results = list[dict[str, Any]]
@@ -65,82 +62,19 @@ def side_by_side(
     uncommitted; `first` commits only once `second` has finished or is waiting for a lock (PostgreSQL) or the
     write lock (SQLite)."""
     session, first_results = push(engine, cast, *first)
-    second_results: Results = []
-    errors: list[BaseException] = []
-    applied = threading.Event()
     write = second if callable(second) else lambda: committed(engine, cast, *second)
 
-    def run_second() -> None:
-        try:
-            second_results.extend(write())
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            applied.set()
+    def commit_first() -> None:
+        session.commit()
+        session.close()
 
-    thread = threading.Thread(target=run_second)
-    thread.start()
-    wait_until(lambda: applied.is_set() or waiting_for_a_lock(engine))
-    session.commit()
-    session.close()
-    thread.join(timeout=60)
-    assert not errors, errors
-    assert applied.is_set()
-    return first_results, second_results
-
-
-def waiting_for_a_lock(engine: Engine) -> bool:
-    """Another session of this database is waiting for a lock. SQLite cannot say: a writer waiting for the
-    write lock sits in the busy handler, so after a moment it is taken to be waiting."""
-    if engine.dialect.name != "postgresql":
-        time.sleep(1.0)
-        return True
-    with engine.connect() as conn:
-        waiting = conn.execute(
-            text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'"
-            )
-        ).scalar_one()
-    return bool(waiting)
-
-
-def wait_until(condition: Callable[[], bool], seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "the second writer neither finished nor waited"
-        time.sleep(0.02)
+    return first_results, second_while_first_is_open(engine, commit_first, write)
 
 
 def a_case(engine: Engine, cast: Cast) -> str:
     reg = register_op(village=VILLAGE_A, registered_on=server_today() - timedelta(days=120))
     assert [r["status"] for r in committed(engine, cast, cast.cadre_a, [reg])] == ["applied"]
     return str(reg["data"]["id"])
-
-
-def planned_and_stored(
-    engine: Engine, pregnancy_id: str
-) -> tuple[Counter[tuple[Any, ...]], Counter[tuple[Any, ...]]]:
-    with Session(engine) as db:
-        pregnancy = db.get(Pregnancy, uuid.UUID(pregnancy_id))
-        assert pregnancy is not None
-        planned = _item_rows(pregnancy, CaseRecords(db, pregnancy))
-        stored = db.exec(select(DueItem).where(DueItem.pregnancy_id == pregnancy.id)).all()
-    key = (
-        "kind",
-        "seq",
-        "infant_id",
-        "due_on",
-        "window_end",
-        "done_on",
-        "done_by",
-        "cancelled_on",
-        "missed_on",
-    )
-    return (
-        Counter(tuple(item[k] for k in key) for item in planned),
-        Counter(tuple(getattr(row, k) for k in key) for row in stored),
-    )
 
 
 def test_two_visits_to_one_case_at_once_leave_its_due_items_as_planned_from_both(
@@ -152,7 +86,10 @@ def test_two_visits_to_one_case_at_once_leave_its_due_items_as_planned_from_both
     second = visit_op(pid, today - timedelta(days=3))
     a, b = side_by_side(engine, cast, (cast.cadre_a, [first]), (cast.sup_t, [second]))
     assert [r["status"] for r in a + b] == ["applied", "applied"]
-    planned, stored = planned_and_stored(engine, pid)
+    with Session(engine) as db:
+        pregnancy = db.get(Pregnancy, uuid.UUID(pid))
+        assert pregnancy is not None
+        stored, planned = stored_and_planned(db, pregnancy)
     assert stored == planned  # not two versions of the months the visits moved
 
 
