@@ -47,7 +47,8 @@ class Case:
     name: str
 
 
-def _context(db: Session, server: LiveServer, phone: str) -> WriteContext:
+def write_context(db: Session, server: LiveServer, phone: str = CADRE_A) -> WriteContext:
+    """Writing on the live server's database as the user with this phone, on the server's day."""
     from backend.accounts.services import Actor
 
     user = db.exec(select(User).where(User.phone == phone)).one()
@@ -68,7 +69,7 @@ def make_case(
     overdue."""
     today = server_today(server)
     with server_db(server) as db:
-        ctx = _context(db, server, phone)
+        ctx = write_context(db, server, phone)
         lmp = today - timedelta(weeks=weeks_pregnant)
         data = forms.read_registration(
             {
@@ -89,7 +90,7 @@ def make_case(
 def make_visit(server: LiveServer, case: Case, phone: str = CADRE_A) -> uuid.UUID:
     """A home visit today, recorded on the server."""
     with server_db(server) as db:
-        ctx = _context(db, server, phone)
+        ctx = write_context(db, server, phone)
         data = forms.read_prenatal_visit(
             {
                 "pregnancy_id": str(case.pregnancy_id),
@@ -106,7 +107,7 @@ def make_visit(server: LiveServer, case: Case, phone: str = CADRE_A) -> uuid.UUI
 def make_birth(server: LiveServer, case: Case, born: date, phone: str = CADRE_A) -> None:
     """A live birth recorded on the server (by someone else, or before the phone last refreshed)."""
     with server_db(server) as db:
-        ctx = _context(db, server, phone)
+        ctx = write_context(db, server, phone)
         data = forms.read_outcome(
             {
                 "pregnancy_id": str(case.pregnancy_id),

@@ -21,7 +21,7 @@ from backend.db import make_engine
 from backend.lib.clock import local_today
 from tests.browser import *  # noqa: F403  (live_server, browser)
 from tests.browser import PHONE, LiveServer, screenshot, sign_in
-from tests.browser_offline import submit, wait_until_kept_offline
+from tests.browser_offline import submit, wait_until_kept_offline, write_context
 from tests.case_factories import infants_of, make_outcome, make_registration, make_visit, woman_id_number
 from tests.conftest import Cast
 from tests.review_factory import make_october
@@ -114,17 +114,12 @@ def audit(page: Page) -> Audit:
 def case_paths(live_server: LiveServer) -> dict[str, str]:
     """A case with everything on its page: a red grade, a visit with danger signs, twins born nine days ago;
     and a second, open, not yet delivered (for the forms of pregnancy)."""
-    from backend.accounts.services import Actor, area_codes_of
-    from backend.cases.services import WriteContext
-    from backend.lib.fieldcrypt import FieldCipher
-    from tests.conftest import TEST_SECRET, VILLAGE_A
+    from tests.conftest import VILLAGE_A
 
     today = local_today(live_server.settings.timezone)
     engine = make_engine(live_server.settings)
     with Session(engine) as db:
-        cadre = db.exec(select(User).where(User.phone == CADRE_A)).one()
-        actor = Actor(cadre.id, cadre.name, cadre.role, area_codes_of(db, cadre.id))
-        ctx = WriteContext(actor, today, FieldCipher(TEST_SECRET))
+        ctx = write_context(db, live_server)
         born = make_registration(
             db,
             ctx,

@@ -12,6 +12,7 @@ from playwright.sync_api import Dialog, Page, expect
 from backend.lib.clock import local_today
 from tests.browser import *  # noqa: F403  (live_server, browser, context, page)
 from tests.browser import LiveServer, screenshot, sign_in
+from tests.browser_offline import write_context
 from tests.case_factories import infants_of, make_outcome, make_registration, make_visit, woman_id_number
 
 pytestmark = pytest.mark.browser
@@ -298,21 +299,15 @@ def test_the_cadre_switches_to_english_and_every_page_follows(page: Page, today:
 def test_every_page_of_a_case_fits_a_phone_in_both_languages(
     page: Page, live_server: LiveServer, today: date
 ) -> None:
-    from sqlmodel import Session, select
+    from sqlmodel import Session
 
-    from backend.accounts.models import User
-    from backend.accounts.services import Actor, area_codes_of
     from backend.cases.models import PrenatalVisit
-    from backend.cases.services import WriteContext
     from backend.db import make_engine
-    from backend.lib.fieldcrypt import FieldCipher
-    from tests.conftest import TEST_SECRET, VILLAGE_A
+    from tests.conftest import VILLAGE_A
 
     engine = make_engine(live_server.settings)
     with Session(engine) as db:
-        cadre = db.exec(select(User).where(User.phone == CADRE_A)).one()
-        actor = Actor(cadre.id, cadre.name, cadre.role, area_codes_of(db, cadre.id))
-        ctx = WriteContext(actor, today, FieldCipher(TEST_SECRET))
+        ctx = write_context(db, live_server)
         p = make_registration(
             db,
             ctx,

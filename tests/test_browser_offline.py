@@ -233,7 +233,7 @@ def test_an_edit_that_lost_to_a_later_one_from_another_device_is_named_in_words(
     from datetime import UTC, datetime
 
     from backend.cases import services
-    from tests.browser_offline import _context, server_db
+    from tests.browser_offline import server_db, write_context
 
     case = make_case(live_server, "陈晓红")
     sign_in(page, CADRE_A)
@@ -244,7 +244,7 @@ def test_an_edit_that_lost_to_a_later_one_from_another_device_is_named_in_words(
     page.fill("#f-new-address", "5组8号")
     save_offline(page)
     with server_db(live_server) as db:  # another device, an hour later by its clock, reaches the server first
-        later = _context(db, live_server, CADRE_A)
+        later = write_context(db, live_server, CADRE_A)
         later = type(later)(**{**later.__dict__, "recorded_at": datetime.now(UTC) + timedelta(hours=1)})
         services.edit_registration(db, later, "woman", case.woman_id, {"address": "6组1号"}, uuid.uuid4())
         db.commit()

@@ -327,13 +327,18 @@ def _refresh_now(db: Session, pregnancy: Pregnancy) -> CaseRecords:
     return _refresh(db, [pregnancy])[0][0]
 
 
-def refresh_many(db: Session, pregnancy_ids: Sequence[uuid.UUID]) -> None:
+def refresh_many(
+    db: Session, pregnancy_ids: Sequence[uuid.UUID], *, only_changed: bool = False
+) -> set[uuid.UUID]:
     """`_refresh_now` for many pregnancies at once: read together, due items rewritten and change-feed rows
-    added with a few statements per 500 pregnancies."""
+    added with a few statements per 500 pregnancies. Returns those whose items or flag differed from the
+    plan (`_refresh`)."""
+    changed: set[uuid.UUID] = set()
     for chunk in chunks(list(pregnancy_ids)):
         pregnancies = db.exec(select(Pregnancy).where(col(Pregnancy.id).in_(chunk))).all()
         if pregnancies:
-            _refresh(db, pregnancies)
+            changed |= _refresh(db, pregnancies, only_changed=only_changed)[1]
+    return changed
 
 
 def _refresh(
@@ -368,12 +373,7 @@ def replan(db: Session, pregnancy_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
     release that changed how items are planned: stored items are rewritten only when their pregnancy is
     written, so the cases written before it keep the old plan until then (`suifang schedule replan`)."""
     lock_for_writing(db, pregnancy_ids)  # a write to one of them meanwhile waits, and is not planned over
-    stale: set[uuid.UUID] = set()
-    for chunk in chunks(list(pregnancy_ids)):
-        pregnancies = db.exec(select(Pregnancy).where(col(Pregnancy.id).in_(chunk))).all()
-        if pregnancies:
-            stale |= _refresh(db, pregnancies, only_changed=True)[1]
-    return stale
+    return refresh_many(db, pregnancy_ids, only_changed=True)
 
 
 ITEM_VALUES = (

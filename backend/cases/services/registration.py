@@ -117,8 +117,9 @@ def register_pregnancy(db: Session, ctx: WriteContext, data: RegistrationInput) 
 def _close_finished_pregnancy(db: Session, woman_id: uuid.UUID, on: date) -> None:
     """A new pregnancy ends the follow-up of an earlier one that already has its outcome; an earlier one
     still without an outcome blocks the registration (at most one open pregnancy per woman)."""
-    lock_for_writing(db, [p.id for p in rows_by(db, Pregnancy, "woman_id", woman_id)])
-    earlier = [p for p in rows_by(db, Pregnancy, "woman_id", woman_id) if p.status == "open"]
+    hers = rows_by(db, Pregnancy, "woman_id", woman_id)
+    lock_for_writing(db, [p.id for p in hers])  # re-reads them once held: their status is then current
+    earlier = [p for p in hers if p.status == "open"]
     if any(CaseRecords(db, p).outcome is None for p in earlier):  # checked before anything is written
         raise _fail("name", ALREADY_OPEN)
     for p in earlier:
