@@ -287,7 +287,7 @@ def domain_floor(engine: Engine, size: int, runs: int = 7) -> dict[str, float]:
                     visited_on=visit.visited_on,
                     registered_on=p.registered_on,
                     outcome_on=None,
-                    lmp_or_none=p.lmp or p.edd - timedelta(days=280),
+                    lmp_or_none=rules.lmp_or_from_edd(p.lmp, p.edd),
                     today=today,
                     bp_systolic=visit.bp_systolic,
                     bp_diastolic=visit.bp_diastolic,

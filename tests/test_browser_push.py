@@ -499,6 +499,28 @@ def test_the_push_handler_shows_its_notification_inside_wait_until(
     assert kept == {"kept": 1, "bodies": ["逾期 4 项。"]}
 
 
+def signed_in_with_an_old_key_subscription(
+    page: Page, live_server: LiveServer, push_receiver: PushReceiver, tmp_path: Path
+) -> str:
+    """The cadre signed in on a phone whose subscription was made with a server key since replaced; returns
+    the server's key now."""
+    (tmp_path / "old-key").mkdir()
+    old_key = load_or_create_keys(tmp_path / "old-key").public_key_b64url
+    server_key = load_or_create_keys(live_server.settings.data_dir).public_key_b64url
+    assert old_key != server_key
+    old = push_receiver.subscription(application_server_key=old_key)
+    sign_in(page, CADRE_A)
+    service_worker_ready(page)
+    page.evaluate(
+        """([key, old]) => {
+          localStorage.setItem('test-push-stub', key);
+          localStorage.setItem('test-push-stub-old', JSON.stringify(old));
+        }""",
+        [old_key, old],
+    )
+    return server_key
+
+
 def test_a_subscription_made_with_an_older_server_key_is_made_again_with_the_new_one(
     page: Page,
     live_server: LiveServer,
@@ -508,21 +530,8 @@ def test_a_subscription_made_with_an_older_server_key_is_made_again_with_the_new
 ) -> None:
     """After the server's VAPID key changed, pushes signed with the new key to a subscription made with the
     old one are refused (403): opening the app subscribes again with the server's key and saves that."""
-    (tmp_path / "old-key").mkdir()
-    old_key = load_or_create_keys(tmp_path / "old-key").public_key_b64url
-    server_key = load_or_create_keys(live_server.settings.data_dir).public_key_b64url
-    assert old_key != server_key
-    old = push_receiver.subscription(application_server_key=old_key)
-    sign_in(page, CADRE_A)
-    service_worker_ready(page)
+    server_key = signed_in_with_an_old_key_subscription(page, live_server, push_receiver, tmp_path)
     assert saved_subscriptions(live_server) == []
-    page.evaluate(
-        """([key, old]) => {
-          localStorage.setItem('test-push-stub', key);
-          localStorage.setItem('test-push-stub-old', JSON.stringify(old));
-        }""",
-        [old_key, old],
-    )
 
     page.goto("/")  # a page load sends the subscription again (not only the settings page)
     for _ in range(100):
@@ -547,20 +556,8 @@ def test_a_subscription_lost_while_changing_server_keys_is_made_again_at_the_nex
     """The old-key subscription must go before a new one can be made; when making the new one fails (no
     signal at that moment), the phone has none. Notifications were on and nobody turned them off: the next
     app open subscribes again, instead of leaving her without reminders until she finds the settings page."""
-    (tmp_path / "old-key").mkdir()
-    old_key = load_or_create_keys(tmp_path / "old-key").public_key_b64url
-    server_key = load_or_create_keys(live_server.settings.data_dir).public_key_b64url
-    old = push_receiver.subscription(application_server_key=old_key)
-    sign_in(page, CADRE_A)
-    service_worker_ready(page)
-    page.evaluate(
-        """([key, old]) => {
-          localStorage.setItem('test-push-stub', key);
-          localStorage.setItem('test-push-stub-old', JSON.stringify(old));
-          localStorage.setItem('test-push-stub-fail', '1');
-        }""",
-        [old_key, old],
-    )
+    server_key = signed_in_with_an_old_key_subscription(page, live_server, push_receiver, tmp_path)
+    page.evaluate("localStorage.setItem('test-push-stub-fail', '1')")  # the next subscribe() fails
     page.goto("/")  # the old subscription is dropped, the new one fails
     for _ in range(100):
         if page.evaluate("localStorage.getItem('test-push-stub-fail') === null"):
