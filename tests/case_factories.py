@@ -149,6 +149,26 @@ def make_closure(
     return services.close_case(db, ctx, forms.read_closure(raw))
 
 
+def make_delivered_case(db: Session, ctx: WriteContext, village: str) -> tuple[Pregnancy, Written]:
+    """A case with everything on its page: registered 240 days ago with a red grade, a visit with danger signs
+    200 days ago, twins born nine days ago. Returns the pregnancy and the visit."""
+    pregnancy = make_registration(
+        db,
+        ctx,
+        village,
+        registered_on=ctx.today - 240 * DAY,
+        lmp=ctx.today - 296 * DAY,
+        name="欧阳秀英",
+        id_number=woman_id_number(),
+        colour="red",
+    )
+    visit = make_visit(
+        db, ctx, pregnancy, visited_on=(ctx.today - 200 * DAY).isoformat(), danger_signs="头痛、视物模糊"
+    )
+    make_outcome(db, ctx, pregnancy, ctx.today - 9 * DAY, [("1", "2600"), ("2", "2400")])
+    return pregnancy, visit
+
+
 def infants_of(db: Session, pregnancy: Pregnancy) -> list[Infant]:
     return list(db.exec(select(Infant).where(Infant.pregnancy_id == pregnancy.id).order_by(Infant.seq)).all())
 

@@ -22,7 +22,7 @@ from backend.lib.clock import local_today
 from tests.browser import *  # noqa: F403  (live_server, browser)
 from tests.browser import PHONE, LiveServer, screenshot, sign_in
 from tests.browser_offline import submit, wait_until_kept_offline, write_context
-from tests.case_factories import infants_of, make_outcome, make_registration, make_visit, woman_id_number
+from tests.case_factories import infants_of, make_delivered_case, make_registration, woman_id_number
 from tests.conftest import Cast
 from tests.review_factory import make_october
 
@@ -120,18 +120,7 @@ def case_paths(live_server: LiveServer) -> dict[str, str]:
     engine = make_engine(live_server.settings)
     with Session(engine) as db:
         ctx = write_context(db, live_server)
-        born = make_registration(
-            db,
-            ctx,
-            VILLAGE_A,
-            registered_on=today - 240 * DAY,
-            lmp=today - 296 * DAY,
-            name="欧阳秀英",
-            id_number=woman_id_number(),
-            colour="red",
-        )
-        visit = make_visit(db, ctx, born, visited_on=(today - 200 * DAY).isoformat(), danger_signs="头痛")
-        make_outcome(db, ctx, born, today - 9 * DAY, [("1", "2600"), ("2", "2400")])
+        born, visit = make_delivered_case(db, ctx, VILLAGE_A)
         expecting = make_registration(
             db,
             ctx,

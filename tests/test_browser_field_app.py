@@ -13,7 +13,7 @@ from backend.lib.clock import local_today
 from tests.browser import *  # noqa: F403  (live_server, browser, context, page)
 from tests.browser import LiveServer, screenshot, sign_in
 from tests.browser_offline import write_context
-from tests.case_factories import infants_of, make_outcome, make_registration, make_visit, woman_id_number
+from tests.case_factories import infants_of, make_delivered_case, woman_id_number
 
 pytestmark = pytest.mark.browser
 CADRE_A = "13800000001"
@@ -308,18 +308,7 @@ def test_every_page_of_a_case_fits_a_phone_in_both_languages(
     engine = make_engine(live_server.settings)
     with Session(engine) as db:
         ctx = write_context(db, live_server)
-        p = make_registration(
-            db,
-            ctx,
-            VILLAGE_A,
-            registered_on=today - 240 * DAY,
-            lmp=today - 296 * DAY,
-            name="欧阳秀英",
-            id_number=woman_id_number(),
-            colour="red",
-        )
-        visit = make_visit(db, ctx, p, visited_on=iso(today - 200 * DAY), danger_signs="头痛、视物模糊")
-        make_outcome(db, ctx, p, today - 9 * DAY, [("1", "2600"), ("2", "2400")])
+        p, visit = make_delivered_case(db, ctx, VILLAGE_A)
         db.commit()
         baby = infants_of(db, p)[0]
         assert db.get(PrenatalVisit, visit.record_id) is not None
