@@ -15,7 +15,9 @@ from backend.accounts.models import User
 from backend.accounts.services import Actor, create_user
 from backend.areas.models import Area
 from backend.cases import forms, services
+from backend.cases.models import Pregnancy
 from backend.cases.services import WriteContext
+from backend.cases.services.assignment import assign_cadre
 from backend.lib.clock import local_today
 from backend.lib.fieldcrypt import FieldCipher
 from backend.lib.i18n import ValidationFailed
@@ -132,8 +134,32 @@ def seed_demo(
         logins.append(("county", "县妇幼保健院", "13900000200", PASSWORD))
         db.commit()
         _seed_cases(db, rng, today, cipher, cadres, supervisor)
+        logins.append(_share_a_village(db, rng, today, cipher, supervisor))
         db.commit()
     return logins
+
+
+def _share_a_village(
+    db: Session, rng: random.Random, today: date, cipher: FieldCipher, supervisor: User
+) -> tuple[str, str, str, str]:
+    """A village doctor (村医) beside the second village's cadre, answering for every other case there as the
+    supervisor chose: the dashboard splits that village between them."""
+    code, vname = VILLAGES[1]
+    name = rng.choice(SURNAMES) + rng.choice(GIVEN)
+    doctor = create_user(
+        db, phone="13900000099", name=name, password=PASSWORD, role="village", area_codes=[code]
+    )
+    ctx = _ctx(_actor(supervisor, [TOWNSHIP]), today, cipher, today)
+    cases = db.exec(
+        select(Pregnancy.id).where(Pregnancy.village_code == code).order_by(col(Pregnancy.registered_on))
+    ).all()
+    for pid in cases[::2]:
+        try:
+            with db.begin_nested():
+                assign_cadre(db, ctx, pid, doctor.id)
+        except ValidationFailed:
+            pass  # a case no longer followed keeps its cadre
+    return ("village", f"{name}（{vname}，村医）", "13900000099", PASSWORD)
 
 
 def _actor(user: User, codes: list[str]) -> Actor:

@@ -173,6 +173,11 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/correct/{target_type:str}/{target_id:uuid}"): FIELD_POST,
     ("GET", "/edit/{target_type:str}/{target_id:uuid}"): FIELD_FORM,
     ("POST", "/edit/{target_type:str}/{target_id:uuid}"): FIELD_POST,
+    ("POST", "/assign/{pregnancy_id:uuid}"): {  # no cadre chosen: refused with a message
+        **dict.fromkeys(ROLES, 403),
+        "sup_t": 422,
+        "sup_u": 404,
+    },
     ("GET", "/settings"): EVERYONE,
     ("POST", "/settings/password"): dict.fromkeys(ROLES, 422),
     ("GET", "/login"): dict.fromkeys(ROLES, 303),  # already signed in: on to Today

@@ -168,6 +168,7 @@ FIELDS = {
     "reason": Text("原因", "Reason"),
     "changes": Text("新的值", "New values"),
     "to_village_code": Text("转入村", "Village moved to"),
+    "cadre_id": Text("负责专干", "Responsible cadre"),
     "pregnancy_id": Text("个案", "Case"),
     "target_type": Text("记录类型", "Record type"),
     "id": Text("记录编号", "Record identifier"),

@@ -63,6 +63,10 @@ class Pregnancy(FieldRecord, table=True):
     status: str = Field(default="open", max_length=8)
     closed_on: date | None = None
     close_reason: str | None = Field(default=None, max_length=20)
+    cadre_id: uuid.UUID | None = Field(default=None, foreign_key="app_user.id", index=True)
+    """The responsible cadre (负责专干) as last set: whoever registered or took her over, or the one the
+    supervisor chose. Who answers now is `responsibility.answerable` of this and the village's active
+    cadres, so a cadre who leaves hands her cases on without a write."""
 
 
 class RiskGrade(FieldRecord, table=True):

@@ -27,6 +27,7 @@ from backend.cases.models import (
     Pregnancy,
     Woman,
 )
+from backend.cases.responsibility import answerable
 from backend.cases.schedule_store import corrected
 from backend.lib.masking import mask_phone
 from backend.lib.parsing import parse_date
@@ -95,6 +96,12 @@ def responsible(cadres: Sequence[Cadre]) -> dict[str, list[Cadre]]:
         for code in c.villages:
             out[code].append(c)
     return out
+
+
+def answering(cadres: Sequence[Cadre], stored: uuid.UUID | None) -> Cadre | None:
+    """Which of a village's cadres answers for a case set to `stored` (`responsibility.answerable`)."""
+    who = answerable(stored, [c.user_id for c in cadres])
+    return next((c for c in cadres if c.user_id == who), None)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -330,44 +337,56 @@ def coverage_by_village(
 # People in follow-up
 
 
-def active_pregnancies(db: Session, scope: Scope, on: date) -> Counter[str]:
-    """Pregnancies under prenatal follow-up on a day (registered, no outcome yet, not closed), by the
-    village they are in now."""
+def in_prenatal_follow_up(on: date) -> list[ColumnElement[bool]]:
+    """A pregnancy under prenatal follow-up on a day: registered, no outcome yet, not closed."""
     voided = exists().where(col(Correction.target_id) == Outcome.id, col(Correction.kind) == "void")
     delivered = exists().where(
         col(Outcome.pregnancy_id) == Pregnancy.id, col(Outcome.outcome_on) <= on, ~voided
     )
+    return [
+        col(Pregnancy.registered_on) <= on,
+        or_(col(Pregnancy.closed_on).is_(None), col(Pregnancy.closed_on) > on),
+        ~delivered,
+    ]
+
+
+def active_pregnancies(db: Session, scope: Scope, on: date) -> Counter[str]:
+    """Pregnancies under prenatal follow-up on a day, by the village they are in now."""
     stmt = (
         select(Pregnancy.village_code, func.count())
-        .where(
-            scope.clause(Pregnancy.village_code),
-            col(Pregnancy.registered_on) <= on,
-            or_(col(Pregnancy.closed_on).is_(None), col(Pregnancy.closed_on) > on),
-            ~delivered,
-        )
+        .where(scope.clause(Pregnancy.village_code), *in_prenatal_follow_up(on))
         .group_by(col(Pregnancy.village_code))
     )
     return Counter(dict(db.exec(stmt).all()))
 
 
-def infants_in_follow_up(db: Session, scope: Scope, on: date) -> Counter[str]:
-    """Babies followed on a day: their first item has opened and a planned, uncancelled item still runs
-    (items stop being planned when follow-up ends: 6 months, death, moving out)."""
+def babies_followed(on: date, where: ColumnElement[bool], *, by_cadre: bool = False) -> Any:
+    """Babies followed on a day, counted per village (and per cadre set on the case, `by_cadre`): their
+    first item has opened and a planned, uncancelled item still runs (items stop being planned when
+    follow-up ends: 6 months, death, moving out)."""
     live = or_(col(DueItem.cancelled_on).is_(None), col(DueItem.cancelled_on) > on)
-    per_baby = (
-        select(DueItem.village_code, DueItem.infant_id)
-        .where(
-            scope.clause(DueItem.village_code),
+    groups: list[Any] = [col(DueItem.village_code), *([col(Pregnancy.cadre_id)] if by_cadre else [])]
+    per_baby = sa_select(*groups, col(DueItem.infant_id))
+    if by_cadre:
+        per_baby = per_baby.join(Pregnancy, col(Pregnancy.id) == col(DueItem.pregnancy_id))
+    babies = (
+        per_baby.where(
+            where,
             col(DueItem.infant_id).is_not(None),
             col(DueItem.due_on) >= on - INFANT_LOOKBACK,
             live,
         )
-        .group_by(col(DueItem.village_code), col(DueItem.infant_id))
+        .group_by(*groups, col(DueItem.infant_id))
         .having(and_(func.min(DueItem.window_start) <= on, func.max(DueItem.window_end) >= on))
         .subquery()
     )
-    stmt = select(per_baby.c.village_code, func.count()).group_by(per_baby.c.village_code)
-    return Counter(dict(db.exec(stmt).all()))
+    keys = [babies.c[g.key] for g in groups]
+    return sa_select(*keys, func.count()).group_by(*keys)
+
+
+def infants_in_follow_up(db: Session, scope: Scope, on: date) -> Counter[str]:
+    """Babies followed on a day, by village (`babies_followed`)."""
+    return Counter(dict(read(db, babies_followed(on, scope.clause(DueItem.village_code))).all()))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -385,6 +404,8 @@ class OpenItem:
     window_end: date
     infant_seq: int | None
     high_risk: bool
+    cadre_id: uuid.UUID | None = None
+    """The cadre set on the case (who answers: `answering`)."""
 
     def days_overdue(self, today: date) -> int:
         return (today - self.window_end).days
@@ -412,6 +433,7 @@ def open_items(db: Session, scope: Scope, today: date, *, overdue_by: int | None
             col(DueItem.window_end),
             col(Infant.seq),
             col(Pregnancy.high_risk),
+            col(Pregnancy.cadre_id),
         )
         .join(Pregnancy, col(Pregnancy.id) == DueItem.pregnancy_id)
         .join(Woman, col(Woman.id) == Pregnancy.woman_id)
@@ -429,12 +451,13 @@ class Loss:
     village_code: str
     closed_on: date
     reason: str
+    cadre_id: uuid.UUID | None = None
 
 
 def losses(db: Session, scope: Scope, period: Period, fixes: dict[uuid.UUID, list[Correction]]) -> list[Loss]:
     """Women recorded lost to follow-up (失访) in the period, most recent first."""
     rows = db.exec(
-        select(Closure, Woman.id, Woman.name)
+        select(Closure, Woman.id, Woman.name, Pregnancy.cadre_id)
         .join(Pregnancy, col(Pregnancy.id) == Closure.pregnancy_id)
         .join(Woman, col(Woman.id) == Pregnancy.woman_id)
         .where(
@@ -443,10 +466,10 @@ def losses(db: Session, scope: Scope, period: Period, fixes: dict[uuid.UUID, lis
             col(Closure.closed_on) >= period.start - timedelta(days=366),
         )
     ).all()
-    names = {c.id: (wid, name) for c, wid, name in rows}
+    names = {c.id: (wid, name, cadre) for c, wid, name, cadre in rows}
     out = [
-        Loss(names[c.id][0], names[c.id][1], c.from_village_code or "", c.closed_on, c.reason)
-        for c in apply_corrections([c for c, _, _ in rows], fixes)
+        Loss(*names[c.id][:2], c.from_village_code or "", c.closed_on, c.reason, names[c.id][2])
+        for c in apply_corrections([c for c, *_ in rows], fixes)
         if period.contains(c.closed_on)
     ]
     return sorted(out, key=lambda x: x.closed_on, reverse=True)

@@ -1,6 +1,7 @@
 """The supervisor's dashboard for one township and period: a row per village and per cadre (coverage,
-people in follow-up, last sync, rejected operations), villages without an active cadre, and the 12-month
-trend. Sorting is by a named column, so plain links sort it without JavaScript."""
+people in follow-up, last sync, rejected operations; a cadre's are those of the cases she answers for),
+villages without an active cadre, and the 12-month trend. Sorting is by a named column, so plain links
+sort it without JavaScript."""
 
 import importlib
 import uuid
@@ -12,6 +13,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from backend.review import by_cadre
 from backend.review import coverage as cov
 from backend.review.cache import per_village
 from backend.review.indicators import Coverage, total_coverage
@@ -37,6 +39,8 @@ class VillageRow:
     pregnancies: int
     infants: int
     cadres: list[cov.Cadre]
+    unanswered: int = 0
+    """People followed here with no cadre answering for them (a village several cadres share, none chosen)."""
 
 
 @dataclass
@@ -137,6 +141,10 @@ def build_dashboard(db: Session, township: str, area_name: str, period: Period, 
     ]
     cadres = cov.cadres_in(db, scope)
     by_village = cov.responsible(cadres)
+    # A village's figures are its cadre's; one several cadres share is split by who answers for each case.
+    shared = by_cadre.shared_villages(
+        db, {code: [c.user_id for c in cs] for code, cs in by_village.items()}, period, today, day
+    )
     villages = [
         VillageRow(
             a.code,
@@ -145,24 +153,34 @@ def build_dashboard(db: Session, township: str, area_name: str, period: Period, 
             pregnancies[a.code],
             infants[a.code],
             by_village.get(a.code, []),
+            shared.unanswered(a.code),
         )
         for a in cov.villages_in(db, scope)
     ]
     names = {v.code: v.name for v in villages}
     rejected = rejected_counts(db, scope)
-    cadre_rows = [
-        CadreRow(
-            c.user_id,
-            c.name,
-            [names.get(code, code) for code in c.villages],
-            total_coverage(per_period.get(code, Coverage()) for code in c.villages),
-            sum(pregnancies[code] for code in c.villages),
-            sum(infants[code] for code in c.villages),
-            c.last_sync_at,
-            None if rejected is None else rejected.get(c.user_id, 0),
+
+    def hers(c: cov.Cadre, code: str) -> tuple[Coverage, int, int]:
+        if len(by_village[code]) == 1:
+            return per_period.get(code, Coverage()), pregnancies[code], infants[code]
+        key = (code, c.user_id)
+        return shared.coverage.get(key, Coverage()), shared.pregnancies[key], shared.infants[key]
+
+    cadre_rows = []
+    for c in cadres:
+        parts = [hers(c, code) for code in c.villages]
+        cadre_rows.append(
+            CadreRow(
+                c.user_id,
+                c.name,
+                [names.get(code, code) for code in c.villages],
+                total_coverage(p[0] for p in parts),
+                sum(p[1] for p in parts),
+                sum(p[2] for p in parts),
+                c.last_sync_at,
+                None if rejected is None else rejected.get(c.user_id, 0),
+            )
         )
-        for c in cadres
-    ]
     return Dashboard(
         township,
         area_name,

@@ -394,7 +394,15 @@ def line_list(db: Session, township: str, period: Period, today: date) -> list[L
         for p, w in pairs:
             o = outcomes.get(p.id)
             c = counts.get(p.id, [0, 0, 0])
-            who = "、".join(x.name for x in responsible.get(p.village_code, [])) or "乡镇 / township"
+            village_cadres = responsible.get(p.village_code, [])
+            one = cov.answering(village_cadres, p.cadre_id)
+            who = (
+                one.name
+                if one
+                else "、".join(x.name for x in village_cadres) + "（未指定 / none chosen）"
+                if village_cadres
+                else "乡镇 / township"
+            )
             out.append(
                 LineListRow(
                     p.village_code,

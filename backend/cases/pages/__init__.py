@@ -1,6 +1,7 @@
 """The village cadre's pages (今日工作, 孕产妇, 个案, every form), one module per kind of page; this module
 lists their routes for create_app."""
 
+from backend.cases.pages.assignment import assign_submit
 from backend.cases.pages.browse import case_page, today_page, women_page, women_search
 from backend.cases.pages.corrections import correction_form, correction_submit, edit_form, edit_submit
 from backend.cases.pages.records import (
@@ -18,6 +19,7 @@ ROUTES = [
     women_page,
     women_search,
     case_page,
+    assign_submit,
     register_form,
     register,
     record_form,

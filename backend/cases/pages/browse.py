@@ -15,8 +15,10 @@ from backend.cases.pages.shared import (
     page,
     village_names,
 )
+from backend.cases.responsibility import responsible_cadre
 from backend.cases.schedule_store import item_of
 from backend.cases.services import NotFound
+from backend.cases.services.assignment import ASSIGNING_ROLES
 from backend.schedule import state_of
 from backend.web import app_state
 
@@ -72,6 +74,18 @@ def case_page(
     request: Request[Any, Any, State], db: Session, actor: Actor, woman_id: uuid.UUID
 ) -> Response[Any]:
     """个案: the current pregnancy, its schedule, the standard checks, babies and the history."""
+    return case_response(request, db, actor, woman_id)
+
+
+def case_response(
+    request: Request[Any, Any, State],
+    db: Session,
+    actor: Actor,
+    woman_id: uuid.UUID,
+    extra: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response[Any]:
+    """The case page, with `extra` context (a refused choice of cadre comes back with its message)."""
     view = queries.case_view(db, actor.scope, woman_id, with_timeline=True)
     if view is None:
         raise NotFound(str(woman_id))
@@ -89,5 +103,11 @@ def case_page(
             "villages": village_names(db, actor),
             "saved": request.query_params.get("saved"),
             "can_write": actor.role in FIELD_ROLES,
+            "can_assign": actor.role in ASSIGNING_ROLES,
+            "cadre": responsible_cadre(db, view.current) if view.current else None,
+            "errors": {},
+            "form": {},
+            **(extra or {}),
         },
+        status_code=status_code,
     )

@@ -11,6 +11,7 @@ from backend.cases import rules
 from backend.cases.forms import ClosureInput, OutcomeInput, PostnatalInput
 from backend.cases.locks import lock_for_writing
 from backend.cases.models import CaseChange, Closure, Infant, Outcome, PostnatalVisit, Woman
+from backend.cases.responsibility import cadre_on_arrival
 from backend.cases.rules import is_high_risk_newborn as is_high_risk_newborn  # moved to rules; re-exported
 from backend.cases.schedule_store import CaseRecords, refresh_due_items
 from backend.cases.services.common import (
@@ -189,6 +190,7 @@ def close_case(db: Session, ctx: WriteContext, data: ClosureInput) -> Written:
             CaseChange(pregnancy_id=pregnancy.id, village_code=pregnancy.village_code)
         )  # tell the old village
         pregnancy.village_code = data.to_village_code
+        pregnancy.cadre_id = cadre_on_arrival(db, ctx.actor, data.to_village_code)
         woman = db.get(Woman, pregnancy.woman_id)
         if woman is not None:
             woman.village_code = data.to_village_code

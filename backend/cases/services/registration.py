@@ -11,6 +11,7 @@ from backend.cases.forms import RegistrationInput
 from backend.cases.locks import lock_for_writing
 from backend.cases.models import Pregnancy, RiskGrade, Woman
 from backend.cases.prefetch import rows_by, stored
+from backend.cases.responsibility import cadre_on_arrival
 from backend.cases.schedule_store import CaseRecords, refresh_due_items
 from backend.cases.services.common import (
     ALREADY_OPEN,
@@ -94,6 +95,7 @@ def register_pregnancy(db: Session, ctx: WriteContext, data: RegistrationInput) 
         registered_on=data.registered_on,
         rules_version=CURRENT_VERSION,
         author_id=ctx.actor.user_id,
+        cadre_id=cadre_on_arrival(db, ctx.actor, woman.village_code),
     )
     ctx.stamp(pregnancy)
     db.add(pregnancy)

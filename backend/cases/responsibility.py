@@ -1,0 +1,68 @@
+"""负责专干: which cadre answers for a pregnancy (DOMAIN.md §3).
+
+A pregnancy keeps the cadre last set on it (`Pregnancy.cadre_id`): the cadre who registered it or took it
+over by a transfer, or the one the township supervisor chose. Who answers *now* is worked out from that and
+the village's active cadres, so a cadre who leaves, or loses the village, hands her cases on without a write:
+to the village's only cadre, or — when several share the village — to nobody until the supervisor chooses
+(the township answers meanwhile, as for a village with no cadre)."""
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from backend.accounts.models import User, UserArea
+from backend.accounts.services import Actor
+from backend.cases.models import Pregnancy
+
+
+def answerable(stored: uuid.UUID | None, cadres: Sequence[uuid.UUID]) -> uuid.UUID | None:
+    """The cadre who answers for a case of a village whose active cadres are `cadres`: the one set on it
+    while she still answers for the village, else the village's only cadre, else nobody."""
+    if stored is not None and stored in cadres:
+        return stored
+    return cadres[0] if len(cadres) == 1 else None
+
+
+def cadre_on_arrival(db: Session, actor: Actor, village_code: str) -> uuid.UUID | None:
+    """The cadre to set on a case arriving in a village (registered there, or transferred in): the writer
+    when she is one of its cadres, else whoever answers for a case of that village set to nobody."""
+    if actor.role == "village" and village_code in actor.area_codes:
+        return actor.user_id  # her own village: she is signed in, so active — no query
+    return answerable(actor.user_id, village_cadres(db, [village_code])[village_code])
+
+
+def village_cadres(db: Session, codes: Iterable[str]) -> dict[str, list[uuid.UUID]]:
+    """Active cadres of each village, in a fixed order (by id)."""
+    codes = sorted(set(codes))
+    out: dict[str, list[uuid.UUID]] = defaultdict(list)
+    if not codes:
+        return out
+    rows = db.execute(
+        sa_select(col(UserArea.area_code), col(User.id))
+        .join(User, col(User.id) == col(UserArea.user_id))
+        .where(col(UserArea.area_code).in_(codes), col(User.role) == "village", col(User.active).is_(True))
+        .order_by(col(UserArea.area_code), col(User.id))
+    ).all()
+    for code, user_id in rows:
+        out[code].append(user_id)
+    return out
+
+
+@dataclass(frozen=True)
+class CaseCadre:
+    """Who answers for one case (None: nobody, the township meanwhile) and whom the supervisor may choose."""
+
+    answering: User | None
+    choices: list[User]
+
+
+def responsible_cadre(db: Session, pregnancy: Pregnancy) -> CaseCadre:
+    ids = village_cadres(db, [pregnancy.village_code])[pregnancy.village_code]
+    users = {u.id: u for u in db.exec(select(User).where(col(User.id).in_(ids))).all()} if ids else {}
+    who = answerable(pregnancy.cadre_id, ids)
+    choices = sorted(users.values(), key=lambda u: (u.name, str(u.id)))
+    return CaseCadre(users.get(who) if who else None, choices)

@@ -1,0 +1,222 @@
+"""负责专干 (DOMAIN.md §3): every pregnancy has a responsible cadre — whoever registered it or took it over,
+or the one the township supervisor chose — and a cadre who leaves hands her cases on without a write."""
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from backend.accounts import admin
+from backend.accounts.models import AuditEntry, User
+from backend.accounts.services import create_user
+from backend.cases.models import CaseChange, DueItem, Pregnancy
+from backend.cases.responsibility import answerable, responsible_cadre
+from backend.cases.services import Forbidden
+from backend.cases.services.assignment import assign_cadre
+from backend.lib.clock import local_today
+from backend.lib.i18n import ValidationFailed
+from backend.review.dashboard import build_dashboard
+from backend.review.periods import Period, quarter_of
+from tests.case_factories import make_closure, make_registration, make_visit
+from tests.conftest import PASSWORD, TOWNSHIP_T, VILLAGE_A, VILLAGE_B, Cast
+from tests.page_client import *  # noqa: F403  (the `pages` fixture)
+from tests.page_client import Pages
+
+TODAY = local_today("Asia/Shanghai")
+ids = st.uuids()
+
+
+@given(stored=st.none() | ids, cadres=st.lists(ids, max_size=4, unique=True))
+def test_who_answers_is_the_cadre_set_while_she_has_the_village_else_its_only_cadre_else_nobody(
+    stored: uuid.UUID | None, cadres: list[uuid.UUID]
+) -> None:
+    who = answerable(stored, cadres)
+    assert who is None or who in cadres  # never someone who does not answer for the village
+    if stored in cadres:
+        assert who == stored
+    elif len(cadres) == 1:
+        assert who == cadres[0]
+    else:
+        assert who is None  # several share the village, or none: the supervisor chooses
+
+
+@given(cadres=st.lists(ids, min_size=1, max_size=4, unique=True), data=st.data())
+def test_the_cadre_set_on_a_case_keeps_it_whoever_else_joins_the_village(
+    cadres: list[uuid.UUID], data: st.DataObject
+) -> None:
+    stored = data.draw(st.sampled_from(cadres))
+    joined = data.draw(st.lists(ids, max_size=3))
+    assert answerable(stored, [*cadres, *joined]) == stored
+
+
+def second_cadre_of_a(db: Session) -> User:
+    """A second cadre sharing village A with cadre A (a 村医 beside the 计生专干)."""
+    user = create_user(
+        db, phone="13800000009", name="赵芳", password=PASSWORD, role="village", area_codes=[VILLAGE_A]
+    )
+    db.commit()
+    return user
+
+
+def test_a_cadre_who_registers_a_case_answers_for_it(db: Session, cast: Cast) -> None:
+    second_cadre_of_a(db)
+    p = make_registration(db, cast.ctx(cast.cadre_a, db, TODAY), VILLAGE_A)
+    assert p.cadre_id == cast.cadre_a.id
+    answering = responsible_cadre(db, p).answering
+    assert answering is not None and answering.id == cast.cadre_a.id
+
+
+def test_a_case_the_supervisor_registers_goes_to_the_village_s_only_cadre_or_waits_for_her_choice(
+    db: Session, cast: Cast
+) -> None:
+    p = make_registration(db, cast.ctx(cast.sup_t, db, TODAY), VILLAGE_A)
+    assert p.cadre_id == cast.cadre_a.id
+    other = second_cadre_of_a(db)
+    q = make_registration(db, cast.ctx(cast.sup_t, db, TODAY), VILLAGE_A)
+    assert q.cadre_id is None
+    assert responsible_cadre(db, q).answering is None
+    assert {u.id for u in responsible_cadre(db, q).choices} == {cast.cadre_a.id, other.id}
+    # the case registered while cadre A was the only one stays hers
+    assert responsible_cadre(db, p).answering.id == cast.cadre_a.id  # type: ignore[union-attr]
+
+
+def test_a_transferred_case_goes_to_the_new_village_s_cadre(db: Session, cast: Cast) -> None:
+    p = make_registration(
+        db, cast.ctx(cast.cadre_a, db, TODAY), VILLAGE_A, registered_on=TODAY - timedelta(days=30)
+    )
+    make_closure(db, cast.ctx(cast.cadre_a, db, TODAY), p, "transferred", to_village_code=VILLAGE_B)
+    db.refresh(p)
+    assert p.village_code == VILLAGE_B and p.cadre_id == cast.cadre_b.id
+
+
+def test_a_cadre_who_leaves_hands_her_cases_on_without_a_write(db: Session, cast: Cast) -> None:
+    other = second_cadre_of_a(db)
+    p = make_registration(db, cast.ctx(cast.cadre_a, db, TODAY), VILLAGE_A)
+    db.commit()
+    admin.set_active(db, cast.actor(cast.sup_t, db), cast.cadre_a.id, False)
+    db.commit()
+    db.refresh(p)
+    assert p.cadre_id == cast.cadre_a.id  # nothing written to the case
+    answering = responsible_cadre(db, p).answering
+    assert answering is not None and answering.id == other.id
+
+
+def feed_rows(db: Session, p: Pregnancy) -> int:
+    return db.exec(select(func.count()).select_from(CaseChange).where(CaseChange.pregnancy_id == p.id)).one()
+
+
+def test_the_supervisor_chooses_among_the_village_s_cadres_noted_in_the_feed_and_audited(
+    db: Session, cast: Cast
+) -> None:
+    other = second_cadre_of_a(db)
+    p = make_registration(db, cast.ctx(cast.cadre_a, db, TODAY), VILLAGE_A)
+    db.commit()
+    before = feed_rows(db, p)
+    assign_cadre(db, cast.ctx(cast.sup_t, db, TODAY), p.id, other.id)
+    db.commit()
+    db.refresh(p)
+    assert p.cadre_id == other.id
+    assert feed_rows(db, p) == before + 1  # phones and the supervisors' cached figures follow
+    entry = db.exec(select(AuditEntry).where(AuditEntry.action == "assign_cadre")).one()
+    assert entry.target_id == str(p.id) and entry.user_id == cast.sup_t.id
+    with pytest.raises(ValidationFailed) as refused:
+        assign_cadre(db, cast.ctx(cast.sup_t, db, TODAY), p.id, cast.cadre_b.id)  # village B's cadre
+    assert [e.field for e in refused.value.errors] == ["cadre_id"]
+    with pytest.raises(Forbidden):
+        assign_cadre(db, cast.ctx(cast.cadre_a, db, TODAY), p.id, cast.cadre_a.id)
+
+
+def test_the_case_page_names_the_cadre_and_the_supervisor_reassigns_it_there(
+    db: Session, cast: Cast, pages: Pages
+) -> None:
+    other = second_cadre_of_a(db)
+    p = make_registration(db, cast.ctx(cast.cadre_a, db, TODAY), VILLAGE_A, name="钱小红")
+    db.commit()
+    cadre_page = pages.client(cast.cadre_a).get(f"/women/{p.woman_id}").text
+    assert "负责专干" in cadre_page and "王秀英" in cadre_page
+    assert "/assign/" not in cadre_page  # a cadre does not choose
+    sup = pages.client(cast.sup_t)
+    page = sup.get(f"/women/{p.woman_id}").text
+    assert f'action="/assign/{p.id}"' in page and "赵芳" in page
+    refused = sup.post(f"/assign/{p.id}", {"cadre_id": "not-a-uuid"})
+    assert refused.status_code == 422
+    assert "请选择该村的在岗专干" in refused.text and "钱小红" in refused.text
+    refused = sup.post(f"/assign/{p.id}", {"cadre_id": str(cast.cadre_b.id)})
+    assert refused.status_code == 422 and 'aria-invalid="true"' in refused.text
+    done = sup.post(f"/assign/{p.id}", {"cadre_id": str(other.id)})
+    assert done.status_code == 303 and done.headers["location"] == f"/women/{p.woman_id}?saved=cadre"
+    db.expire_all()
+    assert db.get(Pregnancy, p.id).cadre_id == other.id  # type: ignore[union-attr]
+    shown = sup.get(f"/women/{p.woman_id}").text
+    assert f'<option value="{other.id}" selected>' in shown
+    assert "赵芳" in shown.split('class="cadre"')[1].split("</dd>")[0]
+    county = pages.client(cast.county).get(f"/women/{p.woman_id}").text
+    assert "赵芳" in county and "/assign/" not in county
+
+
+def items_due(db: Session, p: Pregnancy, period: Period) -> int:
+    return db.exec(
+        select(func.count())
+        .select_from(DueItem)
+        .where(DueItem.pregnancy_id == p.id, DueItem.due_on >= period.start, DueItem.due_on <= period.end)
+    ).one()
+
+
+def test_in_a_shared_village_each_cadre_s_row_counts_only_the_cases_she_answers_for(
+    db: Session, cast: Cast
+) -> None:
+    other = second_cadre_of_a(db)
+    began = {"registered_on": TODAY - timedelta(days=100), "lmp": TODAY - timedelta(days=150)}
+    mine = make_registration(db, cast.ctx(cast.cadre_a, db, TODAY), VILLAGE_A, **began)
+    hers = make_registration(db, cast.ctx(other, db, TODAY), VILLAGE_A, **began)
+    nobodys = make_registration(db, cast.ctx(cast.sup_t, db, TODAY), VILLAGE_A, **began)
+    make_visit(db, cast.ctx(cast.cadre_a, db, TODAY), mine)
+    db.commit()
+    period = quarter_of(TODAY)
+    assert min(items_due(db, p, period) for p in (mine, hers, nobodys)) > 0
+
+    def board() -> tuple[Any, Any, Any]:
+        b = build_dashboard(db, TOWNSHIP_T, "甲镇", period, TODAY)
+        rows = {c.user_id: c for c in b.cadres}
+        village = next(v for v in b.villages if v.code == VILLAGE_A)
+        return rows.get(cast.cadre_a.id), rows.get(other.id), village
+
+    a, o, village = board()
+    assert (a.pregnancies, o.pregnancies, village.pregnancies, village.unanswered) == (1, 1, 3, 1)
+    assert a.coverage.due == items_due(db, mine, period) and o.coverage.due == items_due(db, hers, period)
+    assert a.coverage.on_time + a.coverage.late == 1 and o.coverage.on_time + o.coverage.late == 0
+    assert a.coverage.due + o.coverage.due + items_due(db, nobodys, period) == village.coverage.due
+
+    assign_cadre(db, cast.ctx(cast.sup_t, db, TODAY), nobodys.id, other.id)
+    db.commit()
+    a, o, village = board()
+    assert (a.pregnancies, o.pregnancies, village.unanswered) == (1, 2, 0)
+
+    admin.set_active(db, cast.actor(cast.sup_t, db), other.id, False)  # she leaves: cadre A answers for all
+    db.commit()
+    a, o, village = board()
+    assert o is None and a.pregnancies == 3 and a.coverage == village.coverage
+
+
+def test_the_escalations_and_the_village_page_name_the_cadre_of_each_case(
+    db: Session, cast: Cast, pages: Pages
+) -> None:
+    other = second_cadre_of_a(db)
+    long_ago = {"registered_on": TODAY - timedelta(days=200), "lmp": TODAY - timedelta(days=300)}
+    make_registration(db, cast.ctx(other, db, TODAY), VILLAGE_A, name="孙晓", **long_ago)
+    make_registration(db, cast.ctx(cast.sup_t, db, TODAY), VILLAGE_A, name="钱多", **long_ago)
+    db.commit()
+    sup = pages.client(cast.sup_t)
+    rows = {
+        row.split("</a>")[0].rsplit(">", 1)[1]: row
+        for row in sup.get("/review/escalations").text.split('id="esc-outcome"')[1].split("<tr>")[2:]
+    }
+    assert "赵芳" in rows["孙晓"] and "王秀英" not in rows["孙晓"]
+    assert "未指定" in rows["钱多"]  # both names listed, marked as nobody chosen
+    village = sup.get(f"/review/village/{VILLAGE_A}").text
+    assert "负责 赵芳" in village and "未指定" in village
