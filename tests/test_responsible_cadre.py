@@ -220,3 +220,27 @@ def test_the_escalations_and_the_village_page_name_the_cadre_of_each_case(
     assert "未指定" in rows["钱多"]  # both names listed, marked as nobody chosen
     village = sup.get(f"/review/village/{VILLAGE_A}").text
     assert "负责 赵芳" in village and "未指定" in village
+
+
+def test_today_marks_the_cases_a_colleague_sharing_the_village_answers_for(
+    db: Session, cast: Cast, pages: Pages
+) -> None:
+    other = second_cadre_of_a(db)
+    overdue = {"registered_on": TODAY - timedelta(days=100), "lmp": TODAY - timedelta(days=150)}
+    make_registration(db, cast.ctx(cast.cadre_a, db, TODAY), VILLAGE_A, name="周一", **overdue)
+    make_registration(db, cast.ctx(other, db, TODAY), VILLAGE_A, name="吴二", **overdue)
+    make_registration(db, cast.ctx(cast.sup_t, db, TODAY), VILLAGE_A, name="郑三", **overdue)  # nobody's
+    db.commit()
+
+    def lines(page: str) -> dict[str, str]:
+        items = page.split('<li class="item ')[1:]
+        return {line.split('class="who">')[1].split(" ")[0]: line for line in items}
+
+    mine = lines(pages.client(cast.cadre_a).get("/").text)
+    assert {"周一", "吴二", "郑三"} <= set(mine)  # she still sees the whole village
+    assert "赵芳负责" in mine["吴二"]
+    assert "负责" not in mine["周一"] and "负责" not in mine["郑三"]
+    theirs = lines(pages.client(other).get("/").text)
+    assert "王秀英负责" in theirs["周一"] and "负责" not in theirs["吴二"]
+    supervisor = pages.client(cast.sup_t).get("/").text
+    assert 'class="colleague"' not in supervisor

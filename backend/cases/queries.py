@@ -77,6 +77,8 @@ class WorkItem:
     infant_seq: int | None
     n_babies: int | None
     high_risk: bool
+    cadre_id: uuid.UUID | None
+    """The cadre set on the case (who answers: backend.cases.responsibility)."""
     colour: str | None = None
     purple: bool = False
 
@@ -126,6 +128,7 @@ def _work_list_statement(prefixes: tuple[str, ...]) -> Executable:
         Infant.seq,
         Outcome.n_babies,
         Pregnancy.high_risk,
+        Pregnancy.cadre_id,
     )
     return (
         sa_select(*(col(c) for c in columns))

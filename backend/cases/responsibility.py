@@ -66,3 +66,29 @@ def responsible_cadre(db: Session, pregnancy: Pregnancy) -> CaseCadre:
     who = answerable(pregnancy.cadre_id, ids)
     choices = sorted(users.values(), key=lambda u: (u.name, str(u.id)))
     return CaseCadre(users.get(who) if who else None, choices)
+
+
+def colleagues_cases(
+    db: Session, actor: Actor, cases: Iterable[tuple[uuid.UUID, str, uuid.UUID | None]]
+) -> dict[uuid.UUID, str]:
+    """For a cadre's Today: of these (pregnancy, village, cadre set) the cases another cadre of a village
+    she shares answers for, with that cadre's name. Empty for anyone else, and for a cadre alone in her
+    villages (no query then beyond the village's cadres)."""
+    if actor.role != "village":
+        return {}
+    cadres = village_cadres(db, actor.area_codes)
+    shared = {code for code, ids in cadres.items() if len(ids) > 1}
+    if not shared:
+        return {}
+    others: dict[uuid.UUID, uuid.UUID] = {}
+    for pregnancy_id, code, stored in cases:
+        if code in shared and (who := answerable(stored, cadres[code])) not in (None, actor.user_id):
+            others[pregnancy_id] = who
+    if not others:
+        return {}
+    names = dict(
+        db.execute(
+            sa_select(col(User.id), col(User.name)).where(col(User.id).in_(set(others.values())))
+        ).all()
+    )
+    return {pid: names.get(who, "") for pid, who in others.items()}

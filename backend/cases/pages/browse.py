@@ -15,7 +15,7 @@ from backend.cases.pages.shared import (
     page,
     village_names,
 )
-from backend.cases.responsibility import responsible_cadre
+from backend.cases.responsibility import colleagues_cases, responsible_cadre
 from backend.cases.schedule_store import item_of
 from backend.cases.services import NotFound
 from backend.cases.services.assignment import ASSIGNING_ROLES
@@ -32,6 +32,8 @@ def today_page(request: Request[Any, Any, State], db: Session, actor: Actor) -> 
     """今日工作: overdue first with days overdue, then due today and this week, then upcoming."""
     today = app_state(request).today()
     work = queries.work_list(db, actor.scope, today)
+    items = [*work.overdue, *work.today, *work.week, *work.upcoming]
+    others = colleagues_cases(db, actor, ((i.pregnancy_id, i.village_code, i.cadre_id) for i in items))
     return page(
         request,
         db,
@@ -42,6 +44,7 @@ def today_page(request: Request[Any, Any, State], db: Session, actor: Actor) -> 
             "lines": None if actor.role == "village" else TODAY_LINES,
             "villages": village_names(db, actor),
             "names": labels.names(actor.locale),
+            "others": others,
         },
         overdue_count=len(work.overdue),
     )
