@@ -26,6 +26,7 @@ from backend.db import make_engine
 from backend.lib.faults import fault
 from backend.lib.fieldcrypt import FieldCipher
 from backend.lib.i18n import Text, ValidationFailed
+from backend.review import assign_pages
 from backend.review import pages as review_pages
 from backend.settings import Settings
 from backend.web import (
@@ -180,6 +181,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
             *account_pages.ROUTES,
             *case_pages.ROUTES,
             *review_pages.ROUTES,
+            *assign_pages.ROUTES,
             *admin_pages.ROUTES,
             *alerts_api.ROUTES,
             *sync_api.ROUTES,

@@ -244,3 +244,48 @@ def test_today_marks_the_cases_a_colleague_sharing_the_village_answers_for(
     assert "王秀英负责" in theirs["周一"] and "负责" not in theirs["吴二"]
     supervisor = pages.client(cast.sup_t).get("/").text
     assert 'class="colleague"' not in supervisor
+
+
+def test_the_supervisor_divides_a_shared_village_in_one_save_all_or_nothing(
+    db: Session, cast: Cast, pages: Pages
+) -> None:
+    other = second_cadre_of_a(db)
+    mine = make_registration(db, cast.ctx(cast.cadre_a, db, TODAY), VILLAGE_A, name="周一")
+    nobodys = make_registration(db, cast.ctx(cast.sup_t, db, TODAY), VILLAGE_A, name="郑三")
+    elsewhere = make_registration(db, cast.ctx(cast.cadre_b, db, TODAY), VILLAGE_B, name="冯四")
+    db.commit()
+    sup = pages.client(cast.sup_t)
+    path = f"/review/village/{VILLAGE_A}/cadres"
+    assert path in sup.get(f"/review/village/{VILLAGE_A}").text
+    page = sup.get(path).text
+    assert "周一" in page and "郑三" in page and "冯四" not in page
+    assert f'name="cadre-{nobodys.id}"' in page and f'name="cadre-{elsewhere.id}"' not in page
+
+    def stored() -> tuple[Any, Any, Any]:
+        db.rollback()  # a fresh read, after the app's commit
+        db.expire_all()
+        return tuple(db.get(Pregnancy, p.id).cadre_id for p in (mine, nobodys, elsewhere))  # type: ignore[union-attr]
+
+    refused = sup.post(
+        path,
+        {
+            f"cadre-{mine.id}": str(other.id),  # fine alone
+            f"cadre-{nobodys.id}": str(cast.cadre_b.id),  # village B's cadre
+        },
+    )
+    assert refused.status_code == 422
+    assert "郑三" in refused.text.split('id="error-summary"')[1].split("</div>")[0]
+    assert f'<option value="{cast.cadre_b.id}"' not in refused.text  # not offered; what was typed is kept
+    assert f'<option value="{other.id}" selected>' in refused.text.split(f'name="cadre-{mine.id}"')[1]
+    assert stored() == (cast.cadre_a.id, None, cast.cadre_b.id)  # nothing saved
+    done = sup.post(
+        path,
+        {
+            f"cadre-{mine.id}": str(cast.cadre_a.id),  # unchanged
+            f"cadre-{nobodys.id}": str(other.id),
+            f"cadre-{elsewhere.id}": str(other.id),  # not a case of this village: left alone
+        },
+    )
+    assert done.status_code == 303 and done.headers["location"] == f"{path}?saved=1"
+    assert stored() == (cast.cadre_a.id, other.id, cast.cadre_b.id)
+    assert "1 人改了负责专干" in sup.get(done.headers["location"]).text

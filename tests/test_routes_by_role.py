@@ -178,6 +178,12 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         "sup_t": 422,
         "sup_u": 404,
     },
+    ("GET", "/review/village/{code:str}/cadres"): {**dict.fromkeys(ROLES, 403), "sup_t": 200, "sup_u": 404},
+    ("POST", "/review/village/{code:str}/cadres"): {  # nothing chosen: nothing changes
+        **dict.fromkeys(ROLES, 403),
+        "sup_t": 303,
+        "sup_u": 404,
+    },
     ("GET", "/settings"): EVERYONE,
     ("POST", "/settings/password"): dict.fromkeys(ROLES, 422),
     ("GET", "/login"): dict.fromkeys(ROLES, 303),  # already signed in: on to Today

@@ -10,13 +10,15 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 
+from sqlalchemy import exists, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from backend.accounts.models import User, UserArea
 from backend.accounts.services import Actor
-from backend.cases.models import Pregnancy
+from backend.cases.models import DueItem, Outcome, Pregnancy, Woman
 
 
 def answerable(stored: uuid.UUID | None, cadres: Sequence[uuid.UUID]) -> uuid.UUID | None:
@@ -92,3 +94,39 @@ def colleagues_cases(
         ).all()
     )
     return {pid: names.get(who, "") for pid, who in others.items()}
+
+
+@dataclass(frozen=True)
+class Followed:
+    """A case still followed in a village, for the supervisor's list of who answers for whom."""
+
+    pregnancy_id: uuid.UUID
+    woman_id: uuid.UUID
+    woman_name: str
+    registered_on: date
+    delivered: bool
+    answering: uuid.UUID | None
+
+
+def followed_in_village(db: Session, code: str, cadres: Sequence[uuid.UUID]) -> list[Followed]:
+    """The cases followed in a village — pregnancies open, or closed with a baby still followed (an open
+    due item) — by name, each with the cadre who answers for it now."""
+    still_followed = exists().where(col(DueItem.pregnancy_id) == Pregnancy.id, col(DueItem.is_open).is_(True))
+    delivered = exists().where(col(Outcome.pregnancy_id) == Pregnancy.id)
+    rows = db.execute(
+        sa_select(
+            col(Pregnancy.id),
+            col(Woman.id),
+            col(Woman.name),
+            col(Pregnancy.registered_on),
+            delivered,
+            col(Pregnancy.cadre_id),
+        )
+        .join(Woman, col(Woman.id) == col(Pregnancy.woman_id))
+        .where(col(Pregnancy.village_code) == code, or_(col(Pregnancy.status) == "open", still_followed))
+        .order_by(col(Woman.name), col(Pregnancy.registered_on))
+    ).all()
+    return [
+        Followed(pid, wid, name, registered_on, bool(born), answerable(stored, cadres))
+        for pid, wid, name, registered_on, born, stored in rows
+    ]
