@@ -306,6 +306,7 @@ def test_the_supervisors_and_county_pages_have_no_serious_violations(
     pages = {
         "dashboard": f"/review?{OCT}",
         "village": f"/review/village/{_village_a()}?{OCT}",
+        "responsible cadres of a village": f"/review/village/{_village_a()}/cadres",
         "escalations": "/review/escalations",
         "monthly report": f"/review/report?{OCT}",
         "line list": f"/review/linelist?{OCT}",
