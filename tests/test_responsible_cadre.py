@@ -289,3 +289,26 @@ def test_the_supervisor_divides_a_shared_village_in_one_save_all_or_nothing(
     assert done.status_code == 303 and done.headers["location"] == f"{path}?saved=1"
     assert stored() == (cast.cadre_a.id, other.id, cast.cadre_b.id)
     assert "1 人改了负责专干" in sup.get(done.headers["location"]).text
+
+
+def test_before_deactivating_a_cadre_the_supervisor_sees_where_her_cases_will_go(
+    db: Session, cast: Cast, pages: Pages
+) -> None:
+    make_registration(db, cast.ctx(cast.cadre_a, db, TODAY), VILLAGE_A, name="周一")
+    make_registration(db, cast.ctx(cast.cadre_a, db, TODAY), VILLAGE_A, name="吴二")
+    make_registration(db, cast.ctx(cast.cadre_b, db, TODAY), VILLAGE_B, name="冯四")
+    db.commit()
+    sup = pages.client(cast.sup_t)
+
+    def handover(user: User) -> str:
+        return sup.get(f"/admin/people/{user.id}").text.split('class="handover"')[1].split("</ul>")[0]
+
+    assert "东岭村：2 人，" in handover(cast.cadre_a) and "由乡镇负责" in handover(cast.cadre_a)
+    assert "西河村：1 人，" in handover(cast.cadre_b)
+    other = second_cadre_of_a(db)
+    assert "交给 赵芳" in handover(cast.cadre_a) and "东岭村：0 人，交给 王秀英" in handover(other)
+    create_user(
+        db, phone="13800000008", name="孙丽", password=PASSWORD, role="village", area_codes=[VILLAGE_A]
+    )
+    db.commit()
+    assert "待指定（本村另有 孙丽、赵芳）" in handover(cast.cadre_a)

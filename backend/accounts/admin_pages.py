@@ -15,6 +15,7 @@ from backend.accounts.services import Actor
 from backend.areas.models import Area
 from backend.areas.services import AreaImportError
 from backend.cases.pages.shared import page
+from backend.cases.responsibility import handover_if_she_leaves
 from backend.lib.i18n import Text, ValidationFailed
 from backend.web import form_errors, redirect, require_role
 
@@ -110,6 +111,7 @@ def _person(
     status_code: int = 200,
 ) -> Response[Any]:
     person = admin.person_in_reach(db, actor, user_id)
+    cadre_leaving = person.user.role == "village" and person.user.active
     return _page(
         request,
         db,
@@ -117,6 +119,8 @@ def _person(
         "admin_person.html",
         {
             "person": person,
+            "handover": handover_if_she_leaves(db, user_id, person.areas) if cadre_leaving else [],
+            "area_names": {a.code: a.name for a in admin.assignable_areas(db, actor)},
             "errors": errors or {},
             "form": {},
             "saved": request.query_params.get("saved"),

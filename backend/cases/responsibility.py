@@ -130,3 +130,24 @@ def followed_in_village(db: Session, code: str, cadres: Sequence[uuid.UUID]) -> 
         Followed(pid, wid, name, registered_on, bool(born), answerable(stored, cadres))
         for pid, wid, name, registered_on, born, stored in rows
     ]
+
+
+@dataclass(frozen=True)
+class Handover:
+    """What becomes of the cases a cadre answers for in one village when she leaves it: `to` her only
+    colleague there, to nobody until the supervisor chooses (several), or to the township (none)."""
+
+    village_code: str
+    cases: int
+    to: list[User]
+
+
+def handover_if_she_leaves(db: Session, user_id: uuid.UUID, codes: Sequence[str]) -> list[Handover]:
+    cadres = village_cadres(db, codes)
+    out = []
+    for code in sorted(codes):
+        hers = sum(1 for c in followed_in_village(db, code, cadres[code]) if c.answering == user_id)
+        others = [c for c in cadres[code] if c != user_id]
+        users = db.exec(select(User).where(col(User.id).in_(others))).all() if others else []
+        out.append(Handover(code, hers, sorted(users, key=lambda u: (u.name, str(u.id)))))
+    return out
