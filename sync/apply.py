@@ -5,6 +5,7 @@ rejected with field errors, retry)."""
 import json
 import logging
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from backend.cases.locks import lock_for_writing
 from backend.cases.models import (
     Closure,
     Correction,
+    FieldRecord,
     PostnatalVisit,
     Pregnancy,
     PrenatalVisit,
@@ -339,7 +341,8 @@ def _apply_all(
 ) -> tuple["_Batch", list[dict[str, Any]]]:
     state = _Batch(batch, careful)
     named_by_all = _records_named(op for op in ops if isinstance(op, dict))
-    lock_for_writing(db, [*named_by_all[Woman], *named_by_all[Pregnancy]])  # before the first read: locks.py
+    cases = [*named_by_all[Woman], *named_by_all[Pregnancy], *_cases_behind(db, ops, named_by_all[Woman])]
+    lock_for_writing(db, cases)  # before the first read: locks.py
     known = _known_operations(db, ops)
     new_ops = [op for op in ops if isinstance(op, dict) and _uuid_or_none(op.get("op_id")) not in known]
     buffered = nullcontext() if careful else audit_buffered(db)
@@ -347,6 +350,29 @@ def _apply_all(
     with buffered, prefetched(db, named, _related_named(new_ops)):
         prefetch_case_rows(db, named[Pregnancy])  # their visits, grades, outcome… read together too
         return state, [_apply_one(db, state, known, op) for op in ops]
+
+
+def _cases_behind(db: Session, ops: Sequence[Any], women: list[uuid.UUID]) -> list[uuid.UUID]:
+    """The pregnancies a batch's writes reach without naming them: that of each record it corrects, and the
+    earlier ones of each woman it registers a pregnancy for (one finished is closed). Read before the locks —
+    a record never changes pregnancy, a woman's pregnancies never change hands — so the batch takes every
+    case's lock at once, in key order, and no service takes one late while holding others: two batches
+    each waiting for a lock the other holds would make PostgreSQL fail one (PostgreSQL only)."""
+    if db.get_bind().dialect.name != "postgresql":
+        return []
+    targets: dict[type[FieldRecord], list[uuid.UUID]] = defaultdict(list)
+    for op in ops:
+        data = op.get("data") if isinstance(op, dict) else None
+        if isinstance(data, dict) and op.get("kind") == "correct":
+            model = queries.RECORD_MODELS.get(str(data.get("target_type")))
+            if model is not None and (target := _uuid_or_none(data.get("target_id"))) is not None:
+                targets[model].append(target)
+    out: list[uuid.UUID] = []
+    for model, ids in targets.items():
+        out += db.exec(select(model.pregnancy_id).where(col(model.id).in_(ids))).all()  # type: ignore[attr-defined]
+    if women:
+        out += db.exec(select(Pregnancy.id).where(col(Pregnancy.woman_id).in_(women))).all()
+    return out
 
 
 RECORD_OF_KIND: dict[str, type[SQLModel]] = {

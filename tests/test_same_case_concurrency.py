@@ -22,10 +22,10 @@ from backend.db import begin_writing
 from backend.lib.fieldcrypt import FieldCipher
 from backend.lib.i18n import ValidationFailed
 from sync.apply import BatchContext, apply_batch
-from tests.case_factories import outcome_form, stored_and_planned
+from tests.case_factories import make_outcome, make_registration, outcome_form, stored_and_planned
 from tests.conftest import TEST_SECRET, VILLAGE_A, Cast
 from tests.side_by_side import second_while_first_is_open
-from tests.sync_support import edit_op, op, register_op, risk_op, server_today, visit_op
+from tests.sync_support import correct_op, edit_op, op, register_op, risk_op, server_today, visit_op
 
 Results = list[dict[str, Any]]
 
@@ -207,6 +207,68 @@ def test_a_batch_takes_the_locks_of_its_cases_in_one_statement(engine: Engine, c
     today = server_today()
     ops = [visit_op(pid, today - timedelta(days=d)) for pid in cases for d in (1, 2)]
     ops += [edit_op("pregnancy", cases[0], datetime.now(UTC), gravidity="3"), register_op()]
+    statements = statements_of(engine, lambda: committed(engine, cast, cast.cadre_a, ops))
+    assert len([s for s in statements if "pg_advisory_xact_lock(" in s]) == 1
+
+
+@pytest.mark.parametrize("db_kind", ["postgres"])
+def test_a_batch_locks_the_cases_it_reaches_without_naming_them_with_the_others(
+    engine: Engine, cast: Cast
+) -> None:
+    """A correction names only its record, and a new pregnancy of a known woman closes her finished one:
+    their cases are locked in the batch's one statement, before anything is read — not later, while holding
+    the others' (two batches each waiting for a lock the other holds: PostgreSQL fails one)."""
+    today = server_today()
+    named, corrected = a_case(engine, cast), a_case(engine, cast)
+    visit = visit_op(corrected, today - timedelta(days=3))
+    assert [r["status"] for r in committed(engine, cast, cast.cadre_a, [visit])] == ["applied"]
+    with Session(engine, expire_on_commit=False) as db:  # a woman whose pregnancy has ended
+        ctx = cast.ctx(cast.cadre_a, db, today)
+        finished = make_registration(
+            db, ctx, VILLAGE_A, registered_on=today - timedelta(days=250), lmp=today - timedelta(days=300)
+        )
+        make_outcome(db, ctx, finished, today - timedelta(days=30))
+        db.commit()
+    ops = [
+        visit_op(named, today - timedelta(days=1)),
+        correct_op("prenatal_visit", visit["data"]["id"], "void", "录错了孕妇"),
+        register_op(woman_id=str(finished.woman_id), registered_on=today - timedelta(days=5)),
+    ]
+    statements = statements_of(engine, lambda: committed(engine, cast, cast.cadre_a, ops))
+    assert len([s for s in statements if "pg_advisory_xact_lock(" in s]) == 1
+    with Session(engine) as db:
+        assert db.get(Pregnancy, finished.id).close_reason == "completed"  # type: ignore[union-attr]
+        assert db.exec(select(Correction).where(Correction.target_id == uuid.UUID(visit["data"]["id"]))).one()
+
+
+@pytest.mark.parametrize("db_kind", ["postgres"])
+def test_a_form_registering_a_known_woman_locks_her_earlier_pregnancy_with_hers(
+    engine: Engine, cast: Cast
+) -> None:
+    today = server_today()
+    with Session(engine, expire_on_commit=False) as db:
+        ctx = cast.ctx(cast.sup_t, db, today)
+        finished = make_registration(
+            db, ctx, VILLAGE_A, registered_on=today - timedelta(days=250), lmp=today - timedelta(days=300)
+        )
+        make_outcome(db, ctx, finished, today - timedelta(days=30))
+        db.commit()
+
+    def register() -> Results:
+        with Session(engine) as db:
+            ctx = cast.ctx(cast.sup_t, db, today)
+            make_registration(db, ctx, VILLAGE_A, woman_id=str(finished.woman_id))
+            db.commit()
+        return [{"status": "applied"}]
+
+    statements = statements_of(engine, register)
+    assert len([s for s in statements if "pg_advisory_xact_lock(" in s]) == 1
+    with Session(engine) as db:
+        assert db.get(Pregnancy, finished.id).close_reason == "completed"  # type: ignore[union-attr]
+
+
+def statements_of(engine: Engine, write: Callable[[], Results]) -> list[str]:
+    """The SQL statements `write` sent (its results must all be applied)."""
     statements: list[str] = []
 
     def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -214,11 +276,11 @@ def test_a_batch_takes_the_locks_of_its_cases_in_one_statement(engine: Engine, c
 
     event.listen(engine, "before_cursor_execute", seen)
     try:
-        results = committed(engine, cast, cast.cadre_a, ops)
+        results = write()
     finally:
         event.remove(engine, "before_cursor_execute", seen)
-    assert {r["status"] for r in results} == {"applied"}
-    assert len([s for s in statements if "pg_advisory_xact_lock(" in s]) == 1
+    assert {r["status"] for r in results} == {"applied"}, results
+    return statements
 
 
 def test_a_batch_sent_again_while_the_first_send_is_still_being_applied_answers_duplicate(

@@ -32,7 +32,10 @@ from backend.schedule import CURRENT_VERSION
 
 def register_pregnancy(db: Session, ctx: WriteContext, data: RegistrationInput) -> Written:
     """登记: a new woman (or a known one, by her UUID) with a new pregnancy and optionally a first grade."""
-    lock_for_writing(db, [data.woman_id, data.pregnancy_id])
+    # Her earlier pregnancies too, all at once (a woman's pregnancies never change hands, so they are read
+    # before the locks): one taken later, while holding hers, could wait on a writer waiting for hers.
+    earlier = [p.id for p in rows_by(db, Pregnancy, "woman_id", data.woman_id)]
+    lock_for_writing(db, [data.woman_id, data.pregnancy_id, *earlier])
     if stored(db, Pregnancy, data.pregnancy_id) is not None:
         _existing(db, Pregnancy, data.pregnancy_id, ctx.actor)
         return Written(data.pregnancy_id, data.pregnancy_id, duplicate=True)
