@@ -8,11 +8,12 @@ registration details — before it reads anything of it, and a second writer wai
 commit, then reads what it wrote. The locks are advisory, keyed by the record's UUID, so they also cover a
 record not yet written (two copies of one registration).
 
-So that two writers seldom wait for each other in a circle, a sync batch takes the locks of every woman and
-pregnancy its operations name in one go, in key order, before it reads anything; a form's write takes one or
-two. A lock found only later (the case of a corrected record, a woman's earlier pregnancies) can still close a
-circle with another writer; PostgreSQL then fails one of the two: a sync batch is applied again op by op, a
-form answers "try again"."""
+So that two writers never wait for each other in a circle, every writer takes all its locks in one statement,
+in key order, before it reads anything: a sync batch those of every woman and pregnancy its operations name or
+reach (the case of each record it corrects, a known woman's earlier pregnancies: `sync.apply._cases_behind`,
+read first — a record never changes pregnancy), a form's write its case (a registration: the woman, the new
+pregnancy and her earlier ones). Later calls find them held and take nothing. Should a circle still form,
+PostgreSQL fails one of the two: a sync batch is applied again op by op, a form answers "try again"."""
 
 import uuid
 from collections.abc import Iterable
