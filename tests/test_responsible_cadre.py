@@ -2,7 +2,7 @@
 or the one the township supervisor chose — and a cadre who leaves hands her cases on without a write."""
 
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -20,9 +20,13 @@ from backend.cases.services import Forbidden
 from backend.cases.services.assignment import assign_cadre
 from backend.lib.clock import local_today
 from backend.lib.i18n import ValidationFailed
+from backend.review import by_cadre
+from backend.review import coverage as cov
 from backend.review.dashboard import build_dashboard
+from backend.review.indicators import total_coverage
 from backend.review.periods import Period, quarter_of
-from tests.case_factories import make_closure, make_registration, make_visit
+from backend.scope import Scope
+from tests.case_factories import items_of, make_closure, make_registration, make_visit
 from tests.conftest import PASSWORD, TOWNSHIP_T, VILLAGE_A, VILLAGE_B, Cast
 from tests.page_client import *  # noqa: F403  (the `pages` fixture)
 from tests.page_client import Pages
@@ -312,3 +316,53 @@ def test_before_deactivating_a_cadre_the_supervisor_sees_where_her_cases_will_go
     )
     db.commit()
     assert "待指定（本村另有 孙丽、赵芳）" in handover(cast.cadre_a)
+
+
+def test_a_shared_village_s_parts_add_up_to_its_figure_when_women_move_in_and_out(
+    db: Session, cast: Cast
+) -> None:
+    """Items of a woman who moved follow the village of their due date (coverage.Moves); in a shared village
+    those from before she moved in or after she left are nobody's, and the parts still add up."""
+    other = second_cadre_of_a(db)
+    began = {"registered_on": TODAY - timedelta(days=100), "lmp": TODAY - timedelta(days=150)}
+    leaving = make_registration(db, cast.ctx(cast.cadre_a, db, TODAY), VILLAGE_A, **began)
+    arriving = make_registration(db, cast.ctx(cast.cadre_b, db, TODAY), VILLAGE_B, **began)
+    staying = make_registration(db, cast.ctx(other, db, TODAY), VILLAGE_A, **began)
+    moved_on = TODAY - timedelta(days=40)
+    make_closure(
+        db,
+        cast.ctx(cast.cadre_a, db, TODAY),
+        leaving,
+        "transferred",
+        to_village_code=VILLAGE_B,
+        closed_on=moved_on.isoformat(),
+    )
+    make_closure(
+        db,
+        cast.ctx(cast.sup_t, db, TODAY),
+        arriving,
+        "transferred",
+        to_village_code=VILLAGE_A,
+        closed_on=moved_on.isoformat(),
+    )
+    db.commit()
+    db.refresh(arriving)
+    assert arriving.cadre_id is None  # moved into a shared village by the supervisor: she chooses
+    assign_cadre(db, cast.ctx(cast.sup_t, db, TODAY), arriving.id, other.id)
+    db.commit()
+    period = quarter_of(TODAY)
+    scope = Scope((VILLAGE_A,))
+    whole = cov.coverage_by_village(db, scope, period, TODAY, cov.load_moves(db, scope, {}))[VILLAGE_A]
+    cadres = {VILLAGE_A: [cast.cadre_a.id, other.id]}
+    shared = by_cadre.shared_villages(db, cadres, period, TODAY, TODAY)
+    parts = {who: c for (code, who), c in shared.coverage.items() if code == VILLAGE_A}
+    assert total_coverage(parts.values()) == whole
+
+    def due(p: Pregnancy, since: date = period.start, until: date = period.end) -> int:
+        return sum(1 for i in items_of(db, p) if since <= i.due_on <= until)
+
+    # what fell due for the woman who left while she was here: nobody's (who answered then is not kept)
+    assert parts[None].due == due(leaving, until=moved_on - timedelta(days=1)) > 0
+    # the woman who stayed, and the one who came from the day she came: the doctor's
+    assert parts[other.id].due == due(staying) + due(arriving, since=moved_on)
+    assert cast.cadre_a.id not in parts  # her only case here left
