@@ -366,3 +366,16 @@ def test_a_shared_village_s_parts_add_up_to_its_figure_when_women_move_in_and_ou
     # the woman who stayed, and the one who came from the day she came: the doctor's
     assert parts[other.id].due == due(staying) + due(arriving, since=moved_on)
     assert cast.cadre_a.id not in parts  # her only case here left
+
+
+def test_choosing_a_cadre_for_a_case_closed_meanwhile_says_so(db: Session, cast: Cast, pages: Pages) -> None:
+    other = second_cadre_of_a(db)
+    p = make_registration(db, cast.ctx(cast.cadre_a, db, TODAY), VILLAGE_A, name="钱小红")
+    db.commit()
+    sup = pages.client(cast.sup_t)
+    assert f'action="/assign/{p.id}"' in sup.get(f"/women/{p.woman_id}").text
+    make_closure(db, cast.ctx(cast.cadre_a, db, TODAY), p, "moved_out")  # while her page is open
+    db.commit()
+    refused = sup.post(f"/assign/{p.id}", {"cadre_id": str(other.id)})
+    assert refused.status_code == 422
+    assert "该个案已结案" in refused.text.split('role="alert"')[1].split("</div>")[0]
