@@ -182,7 +182,7 @@ def notifications(page: Page, until: Callable[[list[dict[str, Any]]], bool] = bo
     """What the phone shows, once `until` holds (by default: something is shown); the worker shows it
     asynchronously after the delivery."""
     shown: list[dict[str, Any]] = []
-    for _ in range(200):  # up to 20 s: restarting a stopped worker is slow on a loaded machine
+    for _ in range(400):  # up to 40 s: starting a worker took over 20 s once, a benchmark running beside
         shown = page.evaluate(NOTIFICATIONS)
         if until(shown):
             return shown
