@@ -39,8 +39,13 @@ def keys(tmp_path: Path) -> VapidKeys:
 
 @pytest.fixture
 async def sender(keys: VapidKeys, push_receiver: PushReceiver) -> AsyncIterator[PushSender]:
-    async with PushSender(keys, CONTACT, allowed_hosts=[push_receiver.origin], timeout_seconds=0.5) as sender:
-        yield sender
+    async with PushSender(keys, CONTACT, allowed_hosts=[push_receiver.origin]) as sender:
+        yield sender  # the default timeout: what these tests are about must not depend on the machine's load
+
+
+def impatient(keys: VapidKeys, receiver: PushReceiver) -> PushSender:
+    """A sender that gives a push service half a second: for the tests of a service that hangs."""
+    return PushSender(keys, CONTACT, allowed_hosts=[receiver.origin], timeout_seconds=0.5)
 
 
 def subscribe(receiver: PushReceiver) -> Subscription:
@@ -179,16 +184,15 @@ async def test_500_backs_off_exponentially_with_the_attempt_number(
 
 
 async def test_a_hanging_service_times_out_and_is_retried_later(
-    sender: PushSender, push_receiver: PushReceiver
+    keys: VapidKeys, push_receiver: PushReceiver
 ) -> None:
     sub = subscribe(push_receiver)
-    push_receiver.hang(sub.endpoint, seconds=10)
+    push_receiver.hang(sub.endpoint, seconds=10)  # then it would answer 201: "timeout" means it gave up first
 
-    started = time.monotonic()
-    result = await sender.send(sub, DIGEST, ttl_seconds=60, topic=TOPIC)
+    async with impatient(keys, push_receiver) as sender:
+        result = await sender.send(sub, DIGEST, ttl_seconds=60, topic=TOPIC)
 
     assert (result.kind, result.status, result.reason) == (SendKind.RETRY_LATER, None, "timeout")
-    assert time.monotonic() - started < 5  # configured 0.5 s; generous bound, the service hangs 10 s
 
 
 async def test_a_service_that_refuses_connections_is_retried_later(keys: VapidKeys) -> None:
@@ -259,7 +263,7 @@ async def test_unusable_subscription_keys_are_rejected(
 
 
 async def test_it_logs_the_push_services_host_and_never_the_endpoint(
-    sender: PushSender, push_receiver: PushReceiver, caplog: pytest.LogCaptureFixture
+    keys: VapidKeys, push_receiver: PushReceiver, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)  # every logger, httpx's included
     subs = [subscribe(push_receiver) for _ in range(4)]
@@ -267,8 +271,9 @@ async def test_it_logs_the_push_services_host_and_never_the_endpoint(
     push_receiver.respond(subs[1].endpoint, 403, {"Content-Type": "application/json"})
     push_receiver.hang(subs[2].endpoint)
 
-    for sub in subs:
-        await sender.send(sub, DIGEST, ttl_seconds=60, topic=TOPIC)
+    async with impatient(keys, push_receiver) as sender:  # the hanging one is logged as a timeout
+        for sub in subs:
+            await sender.send(sub, DIGEST, ttl_seconds=60, topic=TOPIC)
 
     assert any("configuration error" in r.getMessage() for r in caplog.records)
     assert any("HTTP Request" in r.getMessage() for r in caplog.records)
