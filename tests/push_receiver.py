@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -306,6 +307,11 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     request_queue_size = 1024  # the default backlog of 5 drops connections under concurrent sends
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client closed a kept-alive connection: what clients do, not a fault to print
+        super().handle_error(request, client_address)
 
 
 def _handler_for(receiver: PushReceiver) -> type[BaseHTTPRequestHandler]:
