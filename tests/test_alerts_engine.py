@@ -20,6 +20,7 @@ from backend.alerts.digests import CADRE_DIGEST, ESCALATION_DIGEST, ESCALATION_U
 from backend.alerts.models import Alert, PushSubscription
 from backend.alerts.services import LEASE, MAX_ATTEMPTS, plan_digests, run_alerts
 from backend.areas.models import Area
+from backend.cases.models import Pregnancy
 from backend.db import make_engine
 from backend.push.sender import PushSender, topic_for
 from backend.push.vapid import VapidKeys, load_or_create_keys
@@ -123,6 +124,32 @@ async def test_a_cadre_gets_her_counts_and_a_link_with_the_day_as_ttl_and_the_di
     assert (row.status, row.attempts, row.local_day, row.sent_at) == ("sent", 1, TODAY, at("08:00"))
     db.rollback()
     assert db.exec(select(PushSubscription)).one().last_success_at == at("08:00")
+
+
+def test_in_a_village_two_cadres_share_each_hears_of_her_own_cases_and_of_those_nobody_answers_for(
+    engine: Engine, db: Session, township_t: Cast, alert_settings: Settings
+) -> None:
+    """负责专干: the digest counts her cases, not her colleague's; cases nobody answers for count for both."""
+    doctor = create_user(
+        db, phone="13800000009", name="赵芳", password=PASSWORD, role="village", area_codes=[VILLAGE_A]
+    )
+    pregnancies = {p.edd: p for p in db.exec(select(Pregnancy).where(Pregnancy.village_code == VILLAGE_A))}
+    visits, outcome = pregnancies[TODAY + timedelta(days=60)], pregnancies[TODAY - timedelta(days=20)]
+    visits.cadre_id, outcome.cadre_id = township_t.cadre_a.id, doctor.id  # 2 overdue + 1 due now; 1 overdue
+    nobodys = make_pregnancy(db, township_t.cadre_a, VILLAGE_A, edd=TODAY + timedelta(days=90))
+    make_item(db, nobodys, TODAY, start=-12, due=-8, end=-4)  # 1 overdue
+    db.add_all([visits, outcome])
+    db.commit()
+
+    plan_digests(engine, alert_settings, at("08:00"))
+
+    def counts(user: User) -> dict[str, int]:
+        return dict(json.loads(alert_of(db, user).payload)["counts"])
+
+    assert counts(township_t.cadre_a) == {"overdue": 3, "due_now": 1, "overdue_long": 1, "outcome_missing": 0}
+    assert counts(doctor) == {"overdue": 2, "due_now": 0, "overdue_long": 0, "outcome_missing": 1}
+    assert counts(township_t.cadre_b)["overdue"] == 1  # alone in her village: all of it, as before
+    assert counts(township_t.sup_t)["outcome_missing"] == 1  # supervisors count the whole township
 
 
 async def test_a_cadre_reads_her_digest_in_english_when_she_chose_english(

@@ -3,6 +3,7 @@ query over open due items that counts for every village at once, and the digest 
 never a name, ID number or diagnosis, since it is shown on a lock screen."""
 
 import json
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, time, timedelta
@@ -11,7 +12,7 @@ from typing import Any, Final
 from sqlalchemy import Select, and_, case, false, func, or_, select
 from sqlmodel import Session, col
 
-from backend.cases.models import DueItem
+from backend.cases.models import DueItem, Pregnancy
 from backend.push.sender import Notification
 from backend.scope import Scope
 
@@ -79,10 +80,11 @@ class Counts:
 
 
 def village_counts_query(
-    scopes: Iterable[Scope], today: date, escalation_days: int
+    scopes: Iterable[Scope], today: date, escalation_days: int, *, by_cadre: bool = False
 ) -> Select[*tuple[Any, ...]]:
     """The alert job's selection query: one pass over the open items whose window has started (the index
-    ix_due_item_open_scope leads with is_open), grouped by village, every count at once."""
+    ix_due_item_open_scope leads with is_open), grouped by village, every count at once. With `by_cadre`,
+    grouped by village and the cadre set on each case too (for villages several cadres share)."""
     overdue = col(DueItem.window_end) < today
     due_now = and_(col(DueItem.due_on) <= today, col(DueItem.window_end) >= today)
     overdue_long = and_(
@@ -94,17 +96,16 @@ def village_counts_query(
     )
     clauses = [scope.clause(DueItem.village_code) for scope in _merge(scopes)]
     sums = (func.sum(case((cond, 1), else_=0)) for cond in (overdue, due_now, overdue_long, outcome_missing))
-    query: Select[*tuple[Any, ...]] = (
-        select(col(DueItem.village_code), *sums)
-        .where(
-            col(DueItem.is_open).is_(True),
-            col(DueItem.window_start) <= today,
-            or_(col(DueItem.missed_on).is_(None), col(DueItem.missed_on) > today),
-            or_(*clauses) if clauses else false(),
-        )
-        .group_by(col(DueItem.village_code))
-    )
-    return query
+    groups: list[Any] = [col(DueItem.village_code), *([col(Pregnancy.cadre_id)] if by_cadre else [])]
+    query: Select[*tuple[Any, ...]] = select(*groups, *sums)
+    if by_cadre:
+        query = query.join(Pregnancy, col(Pregnancy.id) == col(DueItem.pregnancy_id))
+    return query.where(
+        col(DueItem.is_open).is_(True),
+        col(DueItem.window_start) <= today,
+        or_(col(DueItem.missed_on).is_(None), col(DueItem.missed_on) > today),
+        or_(*clauses) if clauses else false(),
+    ).group_by(*groups)
 
 
 def village_counts(
@@ -113,6 +114,17 @@ def village_counts(
     """Counts per village code, for the villages any of `scopes` covers."""
     rows = db.execute(village_counts_query(scopes, today, escalation_days)).all()
     return {str(code): Counts(*(int(n or 0) for n in numbers)) for code, *numbers in rows}
+
+
+def village_cadre_counts(
+    db: Session, codes: Iterable[str], today: date, escalation_days: int
+) -> dict[tuple[str, uuid.UUID | None], Counts]:
+    """Counts per (village, cadre set on the case) for these villages."""
+    scopes = [Scope((code,)) for code in sorted(set(codes))]
+    if not scopes:
+        return {}
+    rows = db.execute(village_counts_query(scopes, today, escalation_days, by_cadre=True)).all()
+    return {(str(code), cadre): Counts(*(int(n or 0) for n in numbers)) for code, cadre, *numbers in rows}
 
 
 def counts_in(scope: Scope, by_village: Mapping[str, Counts]) -> Counts:

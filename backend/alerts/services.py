@@ -19,15 +19,18 @@ from sqlmodel import Session, col, select
 from backend.accounts.models import User, UserArea
 from backend.alerts.digests import (
     KIND_OF_ROLE,
+    Counts,
     Digest,
     counts_in,
     digest_for,
     in_quiet_hours,
     may_send_digest,
     notification_of,
+    village_cadre_counts,
     village_counts,
 )
 from backend.alerts.models import Alert, PushSubscription
+from backend.cases.responsibility import answerable, village_cadres
 from backend.lib.clock import utcnow
 from backend.push.allowlist import is_allowed_endpoint
 from backend.push.sender import (
@@ -170,8 +173,14 @@ def plan_digests(engine: Engine, settings: Settings, now: datetime) -> int:
         scopes = {user_id: Scope.for_role(role, codes) for user_id, (role, _, codes) in rows.items()}
         by_village = village_counts(db, scopes.values(), day, settings.escalation_days)
         days = settings.escalation_days
+        hers = _cadres_own_counts(db, rows, by_village, day, days)
         digests = {
-            user_id: digest_for(role, counts_in(scopes[user_id], by_village), locale, days)
+            user_id: digest_for(
+                role,
+                hers[user_id] if user_id in hers else counts_in(scopes[user_id], by_village),
+                locale,
+                days,
+            )
             for user_id, (role, locale, _) in rows.items()
         }
     values = [_alert_values(user_id, digest, day, now) for user_id, digest in digests.items()]
@@ -185,6 +194,36 @@ def plan_digests(engine: Engine, settings: Settings, now: datetime) -> int:
             added += len(db.execute(stmt.returning(col(Alert.id))).all())
         db.commit()
     return added
+
+
+def _cadres_own_counts(
+    db: Session,
+    rows: dict[uuid.UUID, tuple[str, str, list[str]]],
+    by_village: dict[str, Counts],
+    day: date,
+    escalation_days: int,
+) -> dict[uuid.UUID, Counts]:
+    """The counts of each cadre who shares a village with another: in such a village only the cases she
+    answers for and those nobody does yet (负责专干, backend.cases.responsibility); in her other villages,
+    all. A cadre alone in her villages is left out: her villages' counts are hers."""
+    villages = {code for role, _, codes in rows.values() if role == "village" for code in codes}
+    cadres = village_cadres(db, villages)
+    shared = {code for code, ids in cadres.items() if len(ids) > 1}
+    if not shared:
+        return {}
+    split = village_cadre_counts(db, shared, day, escalation_days)
+    out: dict[uuid.UUID, Counts] = {}
+    for user_id, (role, _, codes) in rows.items():
+        if role != "village" or not shared & set(codes):
+            continue
+        total = Counts()
+        for (code, stored), counts in split.items():
+            if code in codes and answerable(stored, cadres[code]) in (user_id, None):
+                total.add(counts)
+        for code in set(codes) - shared:
+            total.add(by_village.get(code, Counts()))
+        out[user_id] = total
+    return out
 
 
 def _users_without_digest(db: Session, day: date) -> dict[uuid.UUID, tuple[str, str, list[str]]]:
