@@ -226,7 +226,7 @@ def test_the_escalations_and_the_village_page_name_the_cadre_of_each_case(
     assert "负责 赵芳" in village and "未指定" in village
 
 
-def test_today_marks_the_cases_a_colleague_sharing_the_village_answers_for(
+def test_today_lists_a_colleague_s_cases_apart_and_her_badge_counts_only_hers(
     db: Session, cast: Cast, pages: Pages
 ) -> None:
     other = second_cadre_of_a(db)
@@ -236,18 +236,33 @@ def test_today_marks_the_cases_a_colleague_sharing_the_village_answers_for(
     make_registration(db, cast.ctx(cast.sup_t, db, TODAY), VILLAGE_A, name="郑三", **overdue)  # nobody's
     db.commit()
 
-    def lines(page: str) -> dict[str, str]:
-        items = page.split('<li class="item ')[1:]
-        return {line.split('class="who">')[1].split(" ")[0]: line for line in items}
+    def sections(page: str) -> dict[str, list[str]]:
+        """Section id → the lines in it, each starting with the woman's name."""
+        out = {}
+        for part in page.split('<section class="list-section" id="')[1:]:
+            name, rest = part.split('"', 1)
+            out[name] = [line.split('class="who">')[1] for line in rest.split('<li class="item ')[1:]]
+        return out
 
-    mine = lines(pages.client(cast.cadre_a).get("/").text)
-    assert {"周一", "吴二", "郑三"} <= set(mine)  # she still sees the whole village
-    assert "赵芳负责" in mine["吴二"]
-    assert "负责" not in mine["周一"] and "负责" not in mine["郑三"]
-    theirs = lines(pages.client(other).get("/").text)
-    assert "王秀英负责" in theirs["周一"] and "负责" not in theirs["吴二"]
+    def badge(page: str) -> int:
+        return int(page.split('id="overdue-badge">')[1].split("<")[0])
+
+    page = pages.client(cast.cadre_a).get("/").text
+    mine = sections(page)
+    main = [line for name in ("overdue", "today", "week", "upcoming") for line in mine[name]]
+    assert {line[:2] for line in main} == {"周一", "郑三"}  # hers and nobody's
+    assert mine["colleagues"] and all(
+        line.startswith("吴二") and "赵芳负责" in line for line in mine["colleagues"]
+    )
+    assert not any("负责" in line for line in main)
+    assert badge(page) == len(mine["overdue"]) > 0  # her overdue ones, her colleague's apart
+    assert badge(pages.client(cast.cadre_a).get("/women").text) == badge(page)  # the same on every page
+    theirs = sections(pages.client(other).get("/").text)
+    assert {line[:2] for line in theirs["colleagues"]} == {"周一"} and "王秀英负责" in theirs["colleagues"][0]
     supervisor = pages.client(cast.sup_t).get("/").text
-    assert 'class="colleague"' not in supervisor
+    assert 'class="colleague"' not in supervisor and 'id="colleagues"' not in supervisor
+    b = pages.client(cast.cadre_b).get("/").text  # alone in her village: as before
+    assert 'id="colleagues"' not in b
 
 
 def test_the_supervisor_divides_a_shared_village_in_one_save_all_or_nothing(

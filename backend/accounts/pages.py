@@ -160,9 +160,9 @@ async def change_password(request: Request[Any, Any, State], db: Session, actor:
 
 
 def _overdue(request: Request[Any, Any, State], db: Session, actor: Actor) -> int:
-    from backend.cases.queries import overdue_count
+    from backend.cases.responsibility import overdue_badge
 
-    return overdue_count(db, actor.scope, app_state(request).today())
+    return overdue_badge(db, actor, app_state(request).today())
 
 
 ROUTES = [login_page, login, logout, switch_language, settings_page, change_password]

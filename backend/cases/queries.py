@@ -3,7 +3,7 @@ women search, and one woman's case."""
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -109,6 +109,15 @@ class WorkList:
     @property
     def total(self) -> int:
         return len(self.overdue) + len(self.today) + len(self.week) + len(self.upcoming)
+
+    @property
+    def items(self) -> list[WorkItem]:
+        return [*self.overdue, *self.today, *self.week, *self.upcoming]
+
+    def without(self, pregnancy_ids: Container[uuid.UUID]) -> "WorkList":
+        """The list without the items of these pregnancies."""
+        parts = (self.overdue, self.today, self.week, self.upcoming)
+        return WorkList(*([i for i in part if i.pregnancy_id not in pregnancy_ids] for part in parts))
 
 
 @lru_cache(maxsize=4096)

@@ -12,13 +12,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import exists, or_
+from sqlalchemy import exists, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from backend.accounts.models import User, UserArea
 from backend.accounts.services import Actor
 from backend.cases.models import DueItem, Outcome, Pregnancy, Woman
+from backend.cases.queries import overdue_count
 
 
 def answerable(stored: uuid.UUID | None, cadres: Sequence[uuid.UUID]) -> uuid.UUID | None:
@@ -151,3 +152,31 @@ def handover_if_she_leaves(db: Session, user_id: uuid.UUID, codes: Sequence[str]
         users = db.exec(select(User).where(col(User.id).in_(others))).all() if others else []
         out.append(Handover(code, hers, sorted(users, key=lambda u: (u.name, str(u.id)))))
     return out
+
+
+def colleagues_overdue(db: Session, actor: Actor, today: date) -> int:
+    """Overdue items, in villages she shares, of the cases a colleague answers for: her badge and Today's
+    overdue list leave them out (she sees them apart, under her colleague's name). 0 for anyone else."""
+    if actor.role != "village":
+        return 0
+    cadres = village_cadres(db, actor.area_codes)
+    shared = sorted(code for code, ids in cadres.items() if len(ids) > 1)
+    if not shared:
+        return 0
+    rows = db.execute(
+        sa_select(col(DueItem.village_code), col(Pregnancy.cadre_id), func.count())
+        .join(Pregnancy, col(Pregnancy.id) == col(DueItem.pregnancy_id))
+        .where(
+            col(DueItem.village_code).in_(shared),
+            col(DueItem.window_end) < today,
+            col(DueItem.is_open).is_(True),
+            or_(col(DueItem.missed_on).is_(None), col(DueItem.missed_on) > today),
+        )
+        .group_by(col(DueItem.village_code), col(Pregnancy.cadre_id))
+    ).all()
+    return sum(n for code, stored, n in rows if answerable(stored, cadres[code]) not in (None, actor.user_id))
+
+
+def overdue_badge(db: Session, actor: Actor, today: date) -> int:
+    """The number on the overdue badge of every page: the overdue items in her scope but her colleagues'."""
+    return overdue_count(db, actor.scope, today) - colleagues_overdue(db, actor, today)

@@ -31,9 +31,10 @@ the review pages list them per village). A cadre's own village is always listed 
 def today_page(request: Request[Any, Any, State], db: Session, actor: Actor) -> Response[Any]:
     """今日工作: overdue first with days overdue, then due today and this week, then upcoming."""
     today = app_state(request).today()
-    work = queries.work_list(db, actor.scope, today)
-    items = [*work.overdue, *work.today, *work.week, *work.upcoming]
+    everything = queries.work_list(db, actor.scope, today)
+    items = everything.items
     others = colleagues_cases(db, actor, ((i.pregnancy_id, i.village_code, i.cadre_id) for i in items))
+    work = everything.without(others)  # a village she shares: her colleagues' cases apart, at the end
     return page(
         request,
         db,
@@ -45,6 +46,7 @@ def today_page(request: Request[Any, Any, State], db: Session, actor: Actor) -> 
             "villages": village_names(db, actor),
             "names": labels.names(actor.locale),
             "others": others,
+            "theirs": sorted((i for i in items if i.pregnancy_id in others), key=lambda i: i.window_end),
         },
         overdue_count=len(work.overdue),
     )

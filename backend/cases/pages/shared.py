@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from backend.accounts.services import Actor
 from backend.areas.models import Area
-from backend.cases import queries
+from backend.cases.responsibility import overdue_badge
 from backend.cases.services import WriteContext
 from backend.lib.i18n import ValidationFailed
 from backend.lib.parsing import parse_date
@@ -74,7 +74,7 @@ def page(
 ) -> Response[Any]:
     """Render a signed-in page with the overdue badge in its header."""
     if overdue_count is None:
-        overdue_count = queries.overdue_count(db, actor.scope, app_state(request).today())
+        overdue_count = overdue_badge(db, actor, app_state(request).today())
     ctx = {"overdue_count": overdue_count, **(context or {})}
     return render(request, template, ctx, actor=actor, status_code=status_code)
 
