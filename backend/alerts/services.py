@@ -30,7 +30,7 @@ from backend.alerts.digests import (
     village_counts,
 )
 from backend.alerts.models import Alert, PushSubscription
-from backend.cases.responsibility import answerable, village_cadres
+from backend.cases.responsibility import answerable, shared, village_cadres
 from backend.lib.clock import utcnow
 from backend.push.allowlist import is_allowed_endpoint
 from backend.push.sender import (
@@ -207,20 +207,19 @@ def _cadres_own_counts(
     answers for and those nobody does yet (负责专干, backend.cases.responsibility); in her other villages,
     all. A cadre alone in her villages is left out: her villages' counts are hers."""
     villages = {code for role, _, codes in rows.values() if role == "village" for code in codes}
-    cadres = village_cadres(db, villages)
-    shared = {code for code, ids in cadres.items() if len(ids) > 1}
-    if not shared:
+    cadres = shared(village_cadres(db, villages))
+    if not cadres:
         return {}
-    split = village_cadre_counts(db, shared, day, escalation_days)
+    split = village_cadre_counts(db, cadres, day, escalation_days)
     out: dict[uuid.UUID, Counts] = {}
     for user_id, (role, _, codes) in rows.items():
-        if role != "village" or not shared & set(codes):
+        if role != "village" or not cadres.keys() & set(codes):
             continue
         total = Counts()
         for (code, stored), counts in split.items():
             if code in codes and answerable(stored, cadres[code]) in (user_id, None):
                 total.add(counts)
-        for code in set(codes) - shared:
+        for code in set(codes) - cadres.keys():
             total.add(by_village.get(code, Counts()))
         out[user_id] = total
     return out

@@ -61,6 +61,17 @@ def village_cadres(db: Session, codes: Iterable[str]) -> dict[str, list[uuid.UUI
     return out
 
 
+def shared(cadres: dict[str, list[uuid.UUID]]) -> dict[str, list[uuid.UUID]]:
+    """Of villages and their active cadres, those several cadres share (the only ones where who answers for
+    a case can differ from case to case)."""
+    return {code: ids for code, ids in cadres.items() if len(ids) > 1}
+
+
+def _shared_by(db: Session, actor: Actor) -> dict[str, list[uuid.UUID]]:
+    """The villages a cadre shares with another, with their cadres; empty for anyone else."""
+    return shared(village_cadres(db, actor.area_codes)) if actor.role == "village" else {}
+
+
 @dataclass(frozen=True)
 class CaseCadre:
     """Who answers for one case (None: nobody, the township meanwhile) and whom the supervisor may choose."""
@@ -83,15 +94,12 @@ def colleagues_cases(
     """For a cadre's Today: of these (pregnancy, village, cadre set) the cases another cadre of a village
     she shares answers for, with that cadre's name. Empty for anyone else, and for a cadre alone in her
     villages (no query then beyond the village's cadres)."""
-    if actor.role != "village":
-        return {}
-    cadres = village_cadres(db, actor.area_codes)
-    shared = {code for code, ids in cadres.items() if len(ids) > 1}
-    if not shared:
+    cadres = _shared_by(db, actor)
+    if not cadres:
         return {}
     others: dict[uuid.UUID, uuid.UUID] = {}
     for pregnancy_id, code, stored in cases:
-        if code in shared and (who := answerable(stored, cadres[code])) not in (None, actor.user_id):
+        if code in cadres and (who := answerable(stored, cadres[code])) not in (None, actor.user_id):
             others[pregnancy_id] = who
     if not others:
         return {}
@@ -163,17 +171,14 @@ def handover_if_she_leaves(db: Session, user_id: uuid.UUID, codes: Sequence[str]
 def colleagues_overdue(db: Session, actor: Actor, today: date) -> int:
     """Overdue items, in villages she shares, of the cases a colleague answers for: her badge and Today's
     overdue list leave them out (she sees them apart, under her colleague's name). 0 for anyone else."""
-    if actor.role != "village":
-        return 0
-    cadres = village_cadres(db, actor.area_codes)
-    shared = sorted(code for code, ids in cadres.items() if len(ids) > 1)
-    if not shared:
+    cadres = _shared_by(db, actor)
+    if not cadres:
         return 0
     rows = db.execute(
         sa_select(col(DueItem.village_code), col(Pregnancy.cadre_id), func.count())
         .join(Pregnancy, col(Pregnancy.id) == col(DueItem.pregnancy_id))
         .where(
-            col(DueItem.village_code).in_(shared),
+            col(DueItem.village_code).in_(sorted(cadres)),
             col(DueItem.window_end) < today,
             col(DueItem.is_open).is_(True),
             or_(col(DueItem.missed_on).is_(None), col(DueItem.missed_on) > today),

@@ -17,7 +17,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from backend.cases.models import DueItem, Pregnancy
-from backend.cases.responsibility import answerable
+from backend.cases.responsibility import answerable, shared
 from backend.review import coverage as cov
 from backend.review.indicators import Coverage, coverage_category, total_coverage
 from backend.review.periods import Period
@@ -107,7 +107,8 @@ def shared_villages(
 ) -> Shared:
     """The figures of the villages with more than one active cadre (`cadres`: village → its cadres), each
     part given to whoever answers now for the cases it counts (`answerable`)."""
-    codes = sorted(code for code, ids in cadres.items() if len(ids) > 1)
+    cadres = shared(cadres)
+    codes = sorted(cadres)
     if not codes:
         return Shared()
     scope = Scope(tuple(codes))

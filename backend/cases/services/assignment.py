@@ -7,8 +7,8 @@ from sqlmodel import Session
 
 from backend.accounts.services import audit
 from backend.cases.locks import lock_for_writing
+from backend.cases.models import CaseChange
 from backend.cases.responsibility import village_cadres
-from backend.cases.schedule_store import refresh_due_items
 from backend.cases.services.common import (
     Forbidden,
     WriteContext,
@@ -43,7 +43,7 @@ def assign_cadre(
         return Written(pregnancy.id, pregnancy.id, duplicate=True)
     pregnancy.cadre_id = cadre_id
     db.add(pregnancy)
-    refresh_due_items(db, pregnancy)  # notes the case in the change feed (its items stay as they are)
+    db.add(CaseChange(pregnancy_id=pregnancy.id, village_code=pregnancy.village_code))  # its items stay
     audit(
         db,
         ctx.actor.user_id,
