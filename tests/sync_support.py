@@ -84,7 +84,7 @@ def register_op(
     data = {
         "id": str(uuid.uuid4()),
         "woman_id": str(uuid.uuid4()),
-        "name": f"测试{uuid.uuid4().hex[:4]}",
+        "name": f"测试{uuid.uuid4().hex[:8]}",  # 4 hex digits can repeat: a "duplicate"
         "birth_date": "1995-03-04",
         "phone": "13912345678",
         "village_code": village,
